@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from voicecheck.assessment import assess, triage
+
+BASE = {"safety_now": "no", "situations": ("other",), "frequency": "sometimes", **{
+    q: "no" for q in ("getting_worse", "near_fall", "going_out_less", "swelling", "warmth", "pain_grinding",
+                      "morning_stiffness", "catching", "past_injury", "age_50_plus", "bow_legs",
+                      "unsteady_walking", "back_nerve")}}
+
+
+def answers(**changes):
+    return {**BASE, **changes}
+
+
+@pytest.mark.parametrize("changes, first", [
+    ({"situations": ("stairs_down", "standing_up"), "age_50_plus": "no"}, "muscle_weakness"),
+    ({"age_50_plus": "yes", "bow_legs": "yes", "pain_grinding": "yes", "morning_stiffness": "yes"}, "knee_osteoarthritis"),
+    ({"past_injury": "yes", "catching": "yes", "situations": ("turning",)}, "ligament_meniscus"),
+    ({"back_nerve": "yes", "unsteady_walking": "yes", "situations": ("flat_walking",)}, "hip_trunk_nerve"),
+])
+def test_typical_patterns_rank_the_expected_cause_first(content, changes, first):
+    result = assess(answers(**changes), content)
+    assert result.causes[0].id == first
+    assert all(c.reasons for c in result.causes)
+    scores = [c.score for c in result.causes]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_reasons_quote_the_answers_in_plain_words(content):
+    result = assess(answers(swelling="yes", situations=("stairs_down",)), content)
+    reasons = [r for c in result.causes for r in c.reasons]
+    assert content.question("swelling").yes_statement in reasons
+    label = content.question("situations").option("stairs_down").label
+    assert any(label in r for r in reasons)
+
+
+def test_triage_levels_are_all_reachable(content):
+    assert triage(answers(safety_now="yes"), content)[0] == "emergency"
+    level, reasons = triage(answers(near_fall="yes"), content)
+    assert level == "see_doctor_soon" and reasons == (content.question("near_fall").yes_statement,)
+    assert triage(answers(frequency="daily"), content)[0] == "see_doctor_soon"
+    assert triage(answers(), content) == ("self_care", ())
+    for sign in ("getting_worse", "going_out_less", "swelling", "warmth", "pain_grinding", "morning_stiffness", "catching"):
+        assert triage(answers(**{sign: "yes"}), content)[0] == "see_doctor_soon", sign
+    # "don't know" is not a reason to alarm, nor a reason to reassure
+    assert triage(answers(swelling="unknown"), content)[0] == "self_care"
+
+
+def test_no_answers_and_partial_answers_do_not_fail(content):
+    empty = assess({}, content)
+    assert empty.causes == () and empty.triage == "self_care"
+    assert empty.exercises  # a safe default set is still offered
+    partial = assess({"safety_now": "no", "situations": ("stairs_down",)}, content)
+    assert partial.causes
+
+
+def test_advice_and_exercises_follow_the_causes(content):
+    result = assess(answers(age_50_plus="yes", bow_legs="yes", pain_grinding="yes"), content)
+    everyone = {m.id for m in content.advice.home_measures if not m.causes}
+    assert everyone <= set(result.advice)
+    assert result.exercises[0] == content.cause(result.causes[0].id).exercises[0]
+    assert len(result.exercises) == len(set(result.exercises)) <= 3

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from voicecheck.content import QUESTION_ORDER
+from voicecheck.conversation import Progress, Questionnaire, Talk
+from voicecheck.interfaces import Heard, ListenContext, RecordingMouth, ScriptedEars
+from tests.fakes import IdMatcher
+
+ALL_NO = ["no", "stairs_down+standing_up", "weekly"] + ["no"] * 13 + ["3か月前から"]
+
+
+def make(content, answers, *, retries=3, confirm=True):
+    ears, mouth, events, saves = ScriptedEars(answers), RecordingMouth(), [], []
+    talk = Talk(content, IdMatcher(content), ears, mouth, events.append)
+    q = Questionnaire(talk, save=lambda p: saves.append(p.to_json()), retries=retries, confirm=confirm)
+    return q, ears, mouth, events, saves
+
+
+def test_full_questionnaire_records_every_answer_in_contract_order(content):
+    q, ears, mouth, events, saves = make(content, ALL_NO)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    assert list(progress.answers) == list(QUESTION_ORDER)
+    values = progress.answer_values()
+    assert values["situations"] == ("stairs_down", "standing_up")
+    assert values["frequency"] == "weekly"
+    assert values["since_when"] == "3か月前から"
+    assert values["swelling"] == "no"
+    assert [c.question_id for c in ears.contexts] == list(QUESTION_ORDER)
+    # saved after every answer, so a crash loses nothing already said
+    assert len(saves) == len(QUESTION_ORDER)
+    assert saves[1]["answers"]["safety_now"]["value"] == "no"
+    # options are read out numbered, in contract order
+    assert content.say("option_item", number=1, label=content.question("situations").options[0].label) in mouth.said
+    assert content.say("option_item", number=3, label=content.question("frequency").options[2].label) in mouth.said
+
+
+def test_safety_yes_stops_the_questionnaire(content):
+    q, ears, mouth, events, saves = make(content, ["yes", "no", "no"])
+    progress = Progress()
+    assert q.run(progress) == "emergency"
+    assert list(progress.answers) == ["safety_now"]
+    assert len(ears.answers) == 2  # nothing more was asked
+    assert content.question("situations").text not in mouth.said
+
+
+def test_three_failed_tries_mark_unknown_and_move_on(content):
+    answers = ["no", "blah", "", "nonsense"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    rec = progress.answers["situations"]
+    assert rec.status == "unknown" and rec.value is None
+    assert mouth.said.count(content.say("not_understood")) == 1  # "blah"; "" is no answer; the third gives up
+    assert content.say("no_answer") in mouth.said
+    assert content.say("moving_on_unknown") in mouth.said
+    assert content.question("situations").hint in mouth.said
+
+
+def test_unknown_yes_no_answer_is_recorded_as_unknown(content):
+    answers = ["no", "stairs_down", "daily", "unknown"] + ALL_NO[4:]
+    q, *_ = make(content, answers)
+    progress = Progress()
+    q.run(progress)
+    assert progress.answer_values()["getting_worse"] == "unknown"
+    assert progress.answers["getting_worse"].status == "unknown"
+
+
+def test_repeat_help_back_skip(content):
+    answers = ["no", "!repeat", "turning", "!help", "daily", "!back", "sometimes", "!skip"] + ALL_NO[4:]
+    q, ears, mouth, events, _ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    sit = content.question("situations")
+    assert mouth.said.count(sit.text) == 2  # asked, then repeated
+    assert content.question("frequency").help in mouth.said
+    assert content.say("back_to_previous") in mouth.said
+    # back went to frequency again; the new answer replaced the old one, situations kept
+    assert progress.answer_values()["frequency"] == "sometimes"
+    assert progress.answer_values()["situations"] == ("turning",)
+    assert progress.answers["getting_worse"].status == "skipped"
+    assert "getting_worse" not in progress.answer_values()
+    assert {"type": "command", "question": "situations", "command": "repeat"} in events
+
+
+def test_back_at_first_question_and_skip_keeps_previous_answer(content):
+    answers = ["!back", "no", "stairs_down", "!back", "!skip"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    assert content.say("already_first") in mouth.said
+    assert content.say("kept_previous") in mouth.said
+    assert progress.answer_values()["situations"] == ("stairs_down",)
+
+
+def test_uncertain_answer_is_confirmed_and_rejection_asks_again(content):
+    answers = ["no", "?flat_walking", "no", "?turning", "yes"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    q.run(progress)
+    labels = content.question("situations")
+    assert content.say("confirm_option", label=labels.option("flat_walking").label) in mouth.said
+    assert content.say("confirm_rejected") in mouth.said
+    assert progress.answer_values()["situations"] == ("turning",)
+    assert [c.question_id for c in ears.contexts[:5]] == ["safety_now", "situations", "yes_no", "situations", "yes_no"]
+
+
+def test_no_confirm_accepts_best_match_without_asking(content):
+    answers = ["no", "?flat_walking"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers, confirm=False)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    assert progress.answer_values()["situations"] == ("flat_walking",)
+    assert not any(c.question_id == "yes_no" for c in ears.contexts)
+
+
+def test_stop_and_end_of_input_keep_answers_given(content):
+    q, _, mouth, _, saves = make(content, ["no", "stairs_down", "!stop"])
+    progress = Progress()
+    assert q.run(progress) == "stopped"
+    assert progress.answer_values() == {"safety_now": "no", "situations": ("stairs_down",)}
+    assert content.say("stop_confirmed") in mouth.said
+    assert saves[-1]["answers"]["situations"]["value"] == ["stairs_down"]
+
+    q, _, _, _, saves = make(content, ["no", "daily+stairs_down", "stairs_down"])
+    progress = Progress()
+    assert q.run(progress) == "stopped"  # input ran out at frequency
+    assert progress.index == 2 and saves[-1]["index"] == 2
+
+
+def test_resume_continues_where_progress_left_off(content):
+    saved = Progress.from_json({"index": 2, "answers": {
+        "safety_now": {"value": "no", "status": "answered"},
+        "situations": {"value": ["turning"], "status": "answered"}}})
+    q, ears, *_ = make(content, ALL_NO[2:])
+    assert q.run(saved) == "complete"
+    assert ears.contexts[0].question_id == "frequency"
+    assert saved.answer_values()["situations"] == ("turning",)
+    assert len(saved.answers) == len(QUESTION_ORDER)
+
+
+class TimeoutEars:
+    def __init__(self, then):
+        self.then = list(then)
+        self.first = True
+
+    def listen(self, context: ListenContext):
+        if self.first:
+            self.first = False
+            return Heard(text="", timed_out=True)
+        return Heard(text=self.then.pop(0)) if self.then else None
+
+
+def test_timeout_reprompts_and_counts_as_a_try(content):
+    ears, mouth, events = TimeoutEars(ALL_NO), RecordingMouth(), []
+    talk = Talk(content, IdMatcher(content), ears, mouth, events.append)
+    progress = Progress()
+    assert Questionnaire(talk, save=lambda p: None).run(progress) == "complete"
+    assert content.say("no_answer") in mouth.said
+    assert content.question("safety_now").hint in mouth.said
+    assert progress.answer_values()["safety_now"] == "no"

@@ -1,0 +1,3 @@
+from voicecheck.cli import main
+
+raise SystemExit(main())

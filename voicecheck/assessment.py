@@ -1,0 +1,111 @@
+"""From answers to likely causes, a triage level and advice: pure functions, no I/O.
+
+The result never claims to be a diagnosis; it ranks the causes the answers point to and keeps the
+answers that point to each one, so the read-back can say why ("because you said …").
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from voicecheck.content import Content, Question
+
+AnswerValue = str | tuple[str, ...]  # an option id, several ids (multi), or the words (free text)
+
+# Answers that mean "see an orthopaedic doctor soon" rather than "care for it at home".
+SEE_DOCTOR_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("getting_worse", ("yes",)),
+    ("frequency", ("weekly", "daily")),
+    ("near_fall", ("yes",)),
+    ("going_out_less", ("yes",)),
+    ("swelling", ("yes",)),
+    ("warmth", ("yes",)),
+    ("pain_grinding", ("yes",)),
+    ("morning_stiffness", ("yes",)),
+    ("catching", ("yes",)),
+    ("back_nerve", ("yes",)),
+)
+DEFAULT_EXERCISES: tuple[str, ...] = ("patella_setting", "chair_squat", "calf_stretch")
+MAX_EXERCISES = 3
+
+
+@dataclass(frozen=True)
+class RankedCause:
+    id: str
+    name: str
+    score: int
+    reasons: tuple[str, ...]  # the answers that point to this cause, in plain words
+
+
+@dataclass(frozen=True)
+class Assessment:
+    causes: tuple[RankedCause, ...]  # only causes some answer points to, most likely first
+    triage: str
+    triage_reasons: tuple[str, ...]
+    advice: tuple[str, ...]  # home measure ids, in the order of the advice file
+    exercises: tuple[str, ...]  # recommended exercise ids
+
+
+def _given(answers: Mapping[str, AnswerValue], question_id: str) -> tuple[str, ...]:
+    value = answers.get(question_id)
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def describe_answer(question: Question, option_id: str, content: Content) -> str:
+    """One answer in plain words, e.g. 「膝が腫れている」 or 「膝折れが起こる場面は「階段を下りるとき」」."""
+    if question.kind == "yes_no":
+        if option_id == "yes":
+            return question.yes_statement
+        if option_id == "no":
+            return question.no_statement
+        return content.say("reason_option", short=question.short, label=content.say("unknown_label"))
+    return content.say("reason_option", short=question.short, label=question.option(option_id).label)
+
+
+def rank_causes(answers: Mapping[str, AnswerValue], content: Content) -> tuple[RankedCause, ...]:
+    ranked = []
+    for order, cause in enumerate(content.causes):
+        score, reasons = 0, []
+        for evidence in cause.evidence:
+            if evidence.answer in _given(answers, evidence.question):
+                score += evidence.weight
+                reasons.append(describe_answer(content.question(evidence.question), evidence.answer, content))
+        if score > 0:
+            ranked.append((-score, order, RankedCause(cause.id, cause.name, score, tuple(reasons))))
+    return tuple(r for _, _, r in sorted(ranked, key=lambda x: (x[0], x[1])))
+
+
+def triage(answers: Mapping[str, AnswerValue], content: Content) -> tuple[str, tuple[str, ...]]:
+    if "yes" in _given(answers, "safety_now"):
+        return "emergency", (content.question("safety_now").yes_statement,)
+    reasons = tuple(
+        describe_answer(content.question(qid), given, content)
+        for qid, signs in SEE_DOCTOR_SIGNS
+        for given in _given(answers, qid)
+        if given in signs
+    )
+    return ("see_doctor_soon", reasons) if reasons else ("self_care", ())
+
+
+def choose_advice(causes: tuple[RankedCause, ...], content: Content) -> tuple[str, ...]:
+    found = {c.id for c in causes}
+    return tuple(m.id for m in content.advice.home_measures if not m.causes or found & set(m.causes))
+
+
+def recommend_exercises(causes: tuple[RankedCause, ...], content: Content) -> tuple[str, ...]:
+    chosen: list[str] = []
+    # Take the best fitting exercise of each cause in turn, so the first causes are all served.
+    lists = [content.cause(c.id).exercises for c in causes] + [DEFAULT_EXERCISES]
+    for depth in range(max(len(lst) for lst in lists)):
+        for lst in lists:
+            if depth < len(lst) and lst[depth] not in chosen and len(chosen) < MAX_EXERCISES:
+                chosen.append(lst[depth])
+    return tuple(chosen)
+
+
+def assess(answers: Mapping[str, AnswerValue], content: Content) -> Assessment:
+    causes = rank_causes(answers, content)
+    level, reasons = triage(answers, content)
+    return Assessment(causes, level, reasons, choose_advice(causes, content), recommend_exercises(causes, content))

@@ -1,0 +1,263 @@
+"""The questionnaire: ask each question, understand the answer, handle commands, never lose an answer.
+
+It talks only to an `Ears`, a `Mouth` and a matcher, so it runs the same in a terminal, on a
+speaker, from recorded WAV files, and in tests.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from voicecheck.content import UNKNOWN, Content, Question
+from voicecheck.interfaces import Ears, Heard, ListenContext, Mouth
+
+YES_NO = "yes_no"  # pseudo question id for confirmations and offers (see voicecheck.matcher)
+
+AnswerStatus = Literal["answered", "unknown", "skipped"]
+Outcome = Literal["complete", "stopped", "emergency"]
+
+
+class MatchLike(Protocol):
+    option_ids: tuple[str, ...]
+    command: str | None
+    text: str | None
+    score: float
+    decision: str
+
+
+class MatcherLike(Protocol):
+    def match(self, question_id: str, heard: str) -> MatchLike: ...
+
+    def phrases(self, question_id: str) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    question_id: str
+    status: AnswerStatus
+    value: str | tuple[str, ...] | None  # option id, several ids (multi), or the words (free text)
+    heard: str = ""
+    score: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {"value": value, "status": self.status, "heard": self.heard, "score": round(self.score, 1)}
+
+    @staticmethod
+    def from_json(question_id: str, data: dict[str, Any]) -> "AnswerRecord":
+        value = data.get("value")
+        return AnswerRecord(question_id, data.get("status", "answered"),
+                            tuple(value) if isinstance(value, list) else value,
+                            data.get("heard", ""), float(data.get("score", 0.0)))
+
+
+@dataclass
+class Progress:
+    """Where the questionnaire stands; saved after every answer so nothing is ever lost."""
+
+    index: int = 0
+    answers: dict[str, AnswerRecord] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "answers": {q: a.to_json() for q, a in self.answers.items()}}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> "Progress":
+        answers = {q: AnswerRecord.from_json(q, a) for q, a in (data.get("answers") or {}).items()}
+        return Progress(int(data.get("index", 0)), answers)
+
+    def answer_values(self) -> dict[str, str | tuple[str, ...]]:
+        """question id → value, for the assessment; unknown yes/no answers are "unknown"."""
+        values: dict[str, str | tuple[str, ...]] = {}
+        for qid, record in self.answers.items():
+            if record.status == "answered" and record.value is not None:
+                values[qid] = record.value
+            elif record.status == "unknown":
+                values[qid] = UNKNOWN
+        return values
+
+
+class InputEnded(Exception):
+    """The ears have no more input (end of typed input, replay files used up)."""
+
+
+class _Navigate(Exception):
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+
+class Talk:
+    """Speaking and listening with every turn written to the transcript."""
+
+    def __init__(self, content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth,
+                 log: Callable[[dict[str, Any]], None], timeout_s: float | None = None) -> None:
+        self.content, self.matcher, self.ears, self.mouth = content, matcher, ears, mouth
+        self.log, self.timeout_s = log, timeout_s
+
+    def say(self, text: str, *, slow: bool = False) -> None:
+        self.log({"type": "say", "text": text, **({"slow": True} if slow else {})})
+        self.mouth.say(text, slow=slow)
+
+    def say_phrase(self, phrase_id: str, **values: object) -> None:
+        self.say(self.content.say(phrase_id, **values))
+
+    def listen(self, question_id: str) -> Heard:
+        heard = self.ears.listen(ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s))
+        if heard is None:
+            self.log({"type": "input_ended", "question": question_id})
+            raise InputEnded
+        self.log({"type": "heard", "question": question_id, "text": heard.text, "confidence": heard.confidence,
+                  "timed_out": heard.timed_out, "source": heard.source})
+        return heard
+
+    def ask_yes_no(self, retries: int = 2) -> bool | None:
+        """A yes/no turn (confirmations, offers): True, False, or None when it stays unclear."""
+        for _ in range(retries):
+            heard = self.listen(YES_NO)
+            match = self.matcher.match(YES_NO, heard.text) if heard.text.strip() else None
+            if match is not None and match.command == "stop":
+                return False
+            if match is not None and match.decision != "reprompt" and match.option_ids[:1] in (("yes",), ("no",)):
+                return match.option_ids[0] == "yes"
+            self.say_phrase("confirm_not_understood")
+        return None
+
+
+class Questionnaire:
+    """Asks the contract's questions in order, from `progress.index` on."""
+
+    def __init__(self, talk: Talk, *, save: Callable[[Progress], None], retries: int = 3, confirm: bool = True) -> None:
+        self.talk, self.content, self.save = talk, talk.content, save
+        self.retries, self.confirm = max(1, retries), confirm
+
+    def run(self, progress: Progress) -> Outcome:
+        questions = self.content.questions
+        try:
+            while progress.index < len(questions):
+                question = questions[progress.index]
+                try:
+                    record = self._ask(question, progress)
+                except _Navigate as nav:
+                    if nav.where == "back":
+                        progress.index = max(0, progress.index - 1)
+                        self.save(progress)
+                        continue
+                    return "stopped"
+                if record is not None:
+                    progress.answers[question.id] = record
+                    self.talk.log({"type": "answer", "question": question.id, **record.to_json()})
+                progress.index += 1
+                self.save(progress)
+                if question.id == "safety_now" and record is not None and record.value == "yes":
+                    return "emergency"
+        except InputEnded:
+            self.save(progress)
+            return "stopped"
+        return "complete"
+
+    # -- one question ---------------------------------------------------------------------------
+
+    def _label(self, question: Question, value: str | tuple[str, ...]) -> str:
+        if question.kind == "free_text":
+            return str(value)
+        if value == UNKNOWN or value == (UNKNOWN,):
+            return self.content.say("unknown_label")
+        if question.kind == "yes_no":
+            return self.content.say({"yes": "yes_label", "no": "no_label"}.get(str(value), "unknown_label"))
+        ids = (value,) if isinstance(value, str) else value
+        return self.content.say("name_separator").join(question.option(i).label for i in ids)
+
+    def _read_question(self, question: Question, number: int) -> None:
+        t = self.talk
+        t.say_phrase("question_number", number=number, total=len(self.content.questions))
+        t.say(question.text)
+        if question.kind in ("single", "multi"):
+            t.say_phrase("options_intro_multi" if question.kind == "multi" else "options_intro_single")
+            for n, option in enumerate(question.options, start=1):
+                t.say_phrase("option_item", number=n, label=option.label)
+
+    def _hint(self, question: Question) -> None:
+        self.talk.say(question.hint)
+
+    def _give_up(self, question: Question, heard: str) -> AnswerRecord:
+        self.talk.say_phrase("moving_on_unknown")
+        value = UNKNOWN if question.kind == "yes_no" else None
+        return AnswerRecord(question.id, "unknown", value, heard)
+
+    def _ask(self, question: Question, progress: Progress) -> AnswerRecord | None:
+        t = self.talk
+        number = progress.index + 1
+        self._read_question(question, number)
+        tries = 0
+        while True:
+            heard = t.listen(question.id)
+            text = heard.text.strip()
+            if heard.timed_out or not text:
+                tries += 1
+                if tries >= self.retries:
+                    return self._give_up(question, text)
+                t.say_phrase("no_answer")
+                self._hint(question)
+                continue
+            match = t.matcher.match(question.id, text)
+            t.log({"type": "match", "question": question.id, "options": list(match.option_ids),
+                   "command": match.command, "score": round(match.score, 1), "decision": match.decision})
+            if match.command:
+                t.log({"type": "command", "question": question.id, "command": match.command})
+                if match.command == "repeat":
+                    self._read_question(question, number)
+                elif match.command == "help":
+                    t.say(question.help)
+                    t.say_phrase("help_commands")
+                    self._hint(question)
+                elif match.command == "back":
+                    if progress.index == 0:
+                        t.say_phrase("already_first")
+                        self._read_question(question, number)
+                    else:
+                        t.say_phrase("back_to_previous")
+                        raise _Navigate("back")
+                elif match.command == "skip":
+                    if question.id in progress.answers:
+                        t.say_phrase("kept_previous")
+                        return None
+                    t.say_phrase("skipped")
+                    return AnswerRecord(question.id, "skipped", None, text)
+                elif match.command == "stop":
+                    t.say_phrase("stop_confirmed")
+                    raise _Navigate("stop")
+                continue
+            value: str | tuple[str, ...] | None
+            if question.kind == "free_text":
+                value = match.text or text
+            elif question.kind == "multi":
+                value = tuple(match.option_ids) or None
+            else:
+                value = match.option_ids[0] if match.option_ids else None
+            if match.decision == "reprompt" or value is None:
+                tries += 1
+                if tries >= self.retries:
+                    return self._give_up(question, text)
+                t.say_phrase("not_understood")
+                self._hint(question)
+                continue
+            label = self._label(question, value)
+            if match.decision == "confirm" and self.confirm:
+                t.say_phrase("confirm_text" if question.kind == "free_text" else "confirm_option",
+                             **({"text": label} if question.kind == "free_text" else {"label": label}))
+                agreed = t.ask_yes_no()
+                if not agreed:
+                    tries += 1
+                    if tries >= self.retries:
+                        return self._give_up(question, text)
+                    t.say_phrase("confirm_rejected")
+                    continue
+            elif question.kind == "free_text":
+                t.say_phrase("acknowledged")
+            else:
+                t.say_phrase("acknowledged_option", label=label)
+            if value == (UNKNOWN,):
+                value = UNKNOWN
+            status: AnswerStatus = "unknown" if value == UNKNOWN else "answered"
+            return AnswerRecord(question.id, status, value, text, match.score)

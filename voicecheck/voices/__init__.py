@@ -1,0 +1,1 @@
+"""Voices (speech synthesis) behind one small interface."""
