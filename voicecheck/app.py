@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from voicecheck.content import Content, load_content
@@ -87,9 +88,28 @@ def run_session_command(args: argparse.Namespace, settings: Settings) -> int:
     if mode == "replay" and not Path(args.replay).is_dir():
         _note(f"録音フォルダ {args.replay} が見つかりません。WAV ファイルの入ったフォルダを指定してください。")
         return 2
-    # The replay's spoken output needs a folder before the ears and mouth exist.
     record = store.start(mode) if mode == "replay" else None
-    out_dir = Path(args.replay_out) if args.replay_out else (record.path / "spoken" if record else None)
+    # What a replay says is written as WAV where the tester asks; otherwise it is kept only with
+    # keep-audio on, since the read-back repeats health answers.
+    spoken_dir: tempfile.TemporaryDirectory | None = None
+    out_dir: Path | None = None
+    if mode == "replay":
+        if args.replay_out:
+            out_dir = Path(args.replay_out)
+        elif settings.keep_audio and record is not None:
+            out_dir = record.audio_dir() / "spoken"
+        else:
+            spoken_dir = tempfile.TemporaryDirectory(prefix="voicecheck-spoken-")
+            out_dir = Path(spoken_dir.name)
+    try:
+        return _run_session(args, settings, content, matcher, store, record, mode, out_dir)
+    finally:
+        if spoken_dir is not None:
+            spoken_dir.cleanup()
+
+
+def _run_session(args: argparse.Namespace, settings: Settings, content: Content, matcher, store: SessionStore,
+                 record: SessionRecord | None, mode: str, out_dir: Path | None) -> int:
     mode, ears, mouth = open_io(mode, args, settings, out_dir)
     progress = None
     if record is None:

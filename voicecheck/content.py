@@ -72,6 +72,7 @@ SYSTEM_PHRASES: dict[str, tuple[str, ...]] = {
     "exercise_offer": ("names",),
     "exercise_offer_declined": (),
     "name_separator": (),
+    "check_sentence": (),
     "goodbye": (),
     "goodbye_stopped": (),
     "emergency_intro": (),
