@@ -62,3 +62,12 @@ def test_advice_and_exercises_follow_the_causes(content):
     assert everyone <= set(result.advice)
     assert result.exercises[0] == content.cause(result.causes[0].id).exercises[0]
     assert len(result.exercises) == len(set(result.exercises)) <= 3
+
+
+def test_each_cause_gets_its_best_exercise_before_any_gets_a_second(content):
+    from voicecheck.assessment import RankedCause, recommend_exercises
+    found = recommend_exercises((RankedCause("hip_trunk_nerve", "", 3, ()), RankedCause("knee_osteoarthritis", "", 2, ())), content)
+    hip, oa = content.cause("hip_trunk_nerve").exercises, content.cause("knee_osteoarthritis").exercises
+    assert found[:2] == (hip[0], oa[0])
+    assert len(found) == 3 and len(set(found)) == 3
+    assert recommend_exercises((), content) == content.exercises.default_exercises[:3]

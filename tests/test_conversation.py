@@ -158,3 +158,20 @@ def test_timeout_reprompts_and_counts_as_a_try(content):
     assert content.say("no_answer") in mouth.said
     assert content.question("safety_now").hint in mouth.said
     assert progress.answer_values()["safety_now"] == "no"
+
+
+def test_a_new_answer_given_instead_of_yes_or_no_is_taken_as_the_answer(content):
+    answers = ["no", "?flat_walking", "turning"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    assert progress.answer_values()["situations"] == ("turning",)
+    assert content.say("confirm_rejected") not in mouth.said
+    assert content.say("acknowledged_option", label=content.question("situations").option("turning").label) in mouth.said
+
+
+def test_stop_during_confirmation_stops(content):
+    q, ears, mouth, *_ = make(content, ["no", "?flat_walking", "!stop", "no"])
+    progress = Progress()
+    assert q.run(progress) == "stopped"
+    assert "situations" not in progress.answers and len(ears.answers) == 1

@@ -122,7 +122,7 @@ def _run_session(args: argparse.Namespace, settings: Settings, content: Content,
         content, matcher, ears, mouth, record, mode=mode, retries=settings.retries,
         confirm=not args.no_confirm, timeout_s=settings.no_answer_timeout_s, progress=progress,
         coach=_coach_runner(content, settings, slow=settings.speaking_rate == "slow"),
-        exercise_names=_exercise_names(content),
+        exercise_names=content.exercises.names,
     )
     path = record.finish(result.summary)
     if args.summary:
@@ -131,25 +131,15 @@ def _run_session(args: argparse.Namespace, settings: Settings, content: Content,
     return 0
 
 
-def _exercise_book(content: Content):
-    from voicecheck.exercises import load_exercises
-    return load_exercises(content.directory)
-
-
-def _exercise_names(content: Content):
-    book = _exercise_book(content)
-    return lambda ids: "、".join(book.exercise(i).name for i in ids)
-
-
 def _coach_runner(content: Content, settings: Settings, slow: bool = False):
-    from voicecheck.coach import run_coach
+    from voicecheck.coach import command_matcher, run_coach
     from voicecheck.interfaces import RealClock
-    from voicecheck.matcher import match_table
-    book = _exercise_book(content)
+    book = content.exercises
+    match_command = command_matcher(book)
 
     def coach(ids: tuple[str, ...], ears: Ears, mouth: Mouth) -> tuple[str, ...]:
         result = run_coach(ids, book=book, ears=ears, mouth=mouth, clock=RealClock(),
-                           match_command=lambda text: match_table(text, book.commands)[0], slow=slow)
+                           match_command=match_command, slow=slow)
         return tuple(result.completed)
 
     return coach
@@ -157,16 +147,13 @@ def _coach_runner(content: Content, settings: Settings, slow: bool = False):
 
 def exercises_command(args: argparse.Namespace, settings: Settings) -> int:
     content = load_content(settings.prompts_dir)
-    book = _exercise_book(content)
-    unknown = [i for i in args.ids if i not in book.ids]
-    if unknown:
-        _note(f"体操 {', '.join(unknown)} はありません。選べるのは {', '.join(book.ids)} です。")
+    book = content.exercises
+    if book.unknown_ids(args.ids):
+        _note(book.unknown_message(args.ids))
         return 2
-    ids = tuple(args.ids) or tuple(book.ids[:3])
-    mode = "text" if args.text else "live"
-    mode, ears, mouth = open_io(mode, args, settings)
+    mode, ears, mouth = open_io("text" if args.text else "live", args, settings)
     coach = _coach_runner(content, settings, slow=args.slow or settings.speaking_rate == "slow")
-    coach(ids, ears, mouth)
+    coach(tuple(args.ids) or book.default_exercises, ears, mouth)
     return 0
 
 

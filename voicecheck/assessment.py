@@ -25,7 +25,6 @@ SEE_DOCTOR_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("catching", ("yes",)),
     ("back_nerve", ("yes",)),
 )
-DEFAULT_EXERCISES: tuple[str, ...] = ("patella_setting", "chair_squat", "calf_stretch")
 MAX_EXERCISES = 3
 
 
@@ -95,14 +94,11 @@ def choose_advice(causes: tuple[RankedCause, ...], content: Content) -> tuple[st
 
 
 def recommend_exercises(causes: tuple[RankedCause, ...], content: Content) -> tuple[str, ...]:
-    chosen: list[str] = []
-    # Take the best fitting exercise of each cause in turn, so the first causes are all served.
-    lists = [content.cause(c.id).exercises for c in causes] + [DEFAULT_EXERCISES]
-    for depth in range(max(len(lst) for lst in lists)):
-        for lst in lists:
-            if depth < len(lst) and lst[depth] not in chosen and len(chosen) < MAX_EXERCISES:
-                chosen.append(lst[depth])
-    return tuple(chosen)
+    """Up to three exercises: each cause's best one in turn, so every cause found is served before
+    any gets a second; the book's default exercises only fill the places left free."""
+    lists = [content.cause(c.id).exercises for c in causes]
+    in_turn = [lst[depth] for depth in range(max(map(len, lists), default=0)) for lst in lists if depth < len(lst)]
+    return tuple(dict.fromkeys(in_turn + list(content.exercises.default_exercises)))[:MAX_EXERCISES]
 
 
 def assess(answers: Mapping[str, AnswerValue], content: Content) -> Assessment:

@@ -9,7 +9,10 @@ import string
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from voicecheck.exercises import ExerciseBook
 
 QuestionKind = Literal["yes_no", "single", "multi", "free_text"]
 QUESTION_KINDS: tuple[str, ...] = ("yes_no", "single", "multi", "free_text")
@@ -172,6 +175,7 @@ class Content:
     causes: tuple[Cause, ...]
     advice: Advice
     system: dict[str, str]
+    exercises: "ExerciseBook"
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:
@@ -375,6 +379,8 @@ def load_content(prompts_dir: Path) -> Content:
     prompts_dir = Path(prompts_dir)
     if not prompts_dir.is_dir():
         raise ContentError(str(prompts_dir), "(folder)", "missing; expected the folder of content files")
+    from voicecheck.exercises import load_exercises  # exercises.py builds on this module's readers
+
     questions = _load_questions(prompts_dir / "questions.toml")
     return Content(
         language=prompts_dir.name,
@@ -383,4 +389,5 @@ def load_content(prompts_dir: Path) -> Content:
         causes=_load_causes(prompts_dir / "causes.toml", questions),
         advice=_load_advice(prompts_dir / "advice.toml"),
         system=_load_system(prompts_dir / "system.toml"),
+        exercises=load_exercises(prompts_dir),
     )

@@ -190,8 +190,9 @@ class Questionnaire:
         number = progress.index + 1
         self._read_question(question, number)
         tries = 0
+        pending: Heard | None = None  # a reply to a confirmation that was a new answer instead
         while True:
-            heard = t.listen(question.id)
+            heard, pending = pending or t.listen(question.id), None
             text = heard.text.strip()
             if heard.timed_out or not text:
                 tries += 1
@@ -246,12 +247,22 @@ class Questionnaire:
             if match.decision == "confirm" and self.confirm:
                 t.say_phrase("confirm_text" if question.kind == "free_text" else "confirm_option",
                              **({"text": label} if question.kind == "free_text" else {"label": label}))
-                agreed = t.ask_yes_no()
+                reply = t.listen(YES_NO)
+                verdict = t.matcher.match(YES_NO, reply.text) if reply.text.strip() else None
+                agreed = verdict is not None and verdict.decision != "reprompt" and verdict.option_ids[:1] == ("yes",)
                 if not agreed:
                     tries += 1
                     if tries >= self.retries:
                         return self._give_up(question, text)
-                    t.say_phrase("confirm_rejected")
+                    if verdict is not None and verdict.command == "stop":
+                        t.say_phrase("stop_confirmed")
+                        raise _Navigate("stop")
+                    if verdict is not None and verdict.decision != "reprompt" and verdict.option_ids[:1] == ("no",):
+                        t.say_phrase("confirm_rejected")
+                    elif reply.text.strip():
+                        pending = reply  # neither yes nor no: perhaps the answer said again, differently
+                    else:
+                        t.say_phrase("confirm_rejected")
                     continue
             elif question.kind == "free_text":
                 t.say_phrase("acknowledged")

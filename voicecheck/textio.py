@@ -1,6 +1,7 @@
 """Text mode: spoken lines are printed, answers are typed (or piped, one per line)."""
 from __future__ import annotations
 
+import select
 import sys
 from typing import TextIO
 
@@ -17,6 +18,11 @@ class TextEars:
         if self.interactive:
             self.out.write("> ")
             self.out.flush()
+            # At a terminal, silence works as it does on the speaker: after the timeout the
+            # conversation (or the coach counting a hold) carries on without a key press.
+            if context.timeout_s and not self._ready(context.timeout_s):
+                self.out.write("\n")
+                return Heard(text="", timed_out=True)
         try:
             line = self.stream.readline()
         except (UnicodeDecodeError, ValueError):
@@ -30,6 +36,14 @@ class TextEars:
         if not self.interactive:
             self.out.write(f"> {text}\n")  # piped answers are echoed so the printed dialogue reads whole
         return Heard(text=text)
+
+
+    def _ready(self, timeout_s: float) -> bool:
+        try:
+            readable, _, _ = select.select([self.stream], [], [], timeout_s)
+        except (OSError, ValueError, TypeError):
+            return True  # a stream select cannot watch: just read it
+        return bool(readable)
 
 
 class TextMouth:
