@@ -59,7 +59,8 @@ def open_io(mode: str, args: argparse.Namespace, settings: Settings, out_dir: Pa
         assert out_dir is not None
         return mode, ReplayEars(Path(args.replay), recognizer), TeeMouth(WavMouth(out_dir, voice), TextMouth())
     from voicecheck.speech_io import MicrophoneEars, SpeakerMouth
-    return mode, MicrophoneEars(settings, recognizer), TeeMouth(SpeakerMouth(voice, settings), TextMouth())
+    # Recordings are kept (in the session folder) only with keep-audio on; MicrophoneEars checks it.
+    return mode, MicrophoneEars(settings, recognizer, audio_dir=out_dir), TeeMouth(SpeakerMouth(voice, settings), TextMouth())
 
 
 def _resume_or_start(store: SessionStore, content: Content, matcher, ears: Ears, mouth: Mouth,
@@ -110,6 +111,8 @@ def run_session_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_session(args: argparse.Namespace, settings: Settings, content: Content, matcher, store: SessionStore,
                  record: SessionRecord | None, mode: str, out_dir: Path | None) -> int:
+    if mode == "live" and settings.keep_audio:
+        out_dir = Path(settings.data_dir) / "audio"  # private folder; only with keep-audio on
     mode, ears, mouth = open_io(mode, args, settings, out_dir)
     progress = None
     if record is None:
@@ -161,13 +164,14 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     from voicecheck.evaluate import run_evaluate
     content = load_content(settings.prompts_dir)
     matcher = _load_matcher(content)
-    transcribe = None
+    transcribe, engine = None, None
     if _manifest_has_audio(args.manifest):
         from voicecheck.recognizers import select_recognizer
         from voicecheck.speech_io import transcribe_file
         recognizer = select_recognizer(settings)
+        engine = recognizer.name
         transcribe = lambda path, qid: transcribe_file(path, qid, recognizer, matcher.phrases(qid))  # noqa: E731
-    return run_evaluate(args.manifest, as_json=args.json, matcher=matcher, transcribe=transcribe)
+    return run_evaluate(args.manifest, as_json=args.json, matcher=matcher, transcribe=transcribe, engine=engine)
 
 
 def _manifest_has_audio(manifest: Path) -> bool:

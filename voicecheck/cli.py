@@ -70,12 +70,9 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from voicecheck.store import StoreError
 
     errors: list[type[BaseException]] = [ContentError, StoreError, settings_module.SettingsError]
-    for module, name in (("voicecheck.models", "ModelError"), ("voicecheck.audio", "AudioFileError"),
-                         ("voicecheck.recognizers.base", "RecognizerError"), ("voicecheck.voices.base", "VoiceError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError, OSError):
-            pass
+    from voicecheck.audio import SpeechError  # models, audio files, devices, recognisers, voices
+
+    errors.append(SpeechError)
     return tuple(errors)
 
 

@@ -194,7 +194,8 @@ def summarise(outcomes: list[Outcome], manifest: Path) -> dict:
 
 
 def _print_report(summary: dict, out: TextIO) -> None:
-    out.write(f"Answer matching: {summary['manifest']} ({summary['total']} answers)\n\n")
+    engine = f", speech recognition: {summary['engine']}" if "engine" in summary else ""
+    out.write(f"Answer matching: {summary['manifest']} ({summary['total']} answers{engine})\n\n")
     width = max(len("question"), *(len(q) for q in summary["per_question"]))
     out.write(f"{'question':<{width}}  correct  total  accuracy\n")
     for qid, q in summary["per_question"].items():
@@ -211,7 +212,8 @@ def _print_report(summary: dict, out: TextIO) -> None:
 
 
 def run_evaluate(manifest: Path, *, as_json: bool, matcher: Matcher,
-                 transcribe: Callable[[Path, str], str] | None = None, out: TextIO = sys.stdout) -> int:
+                 transcribe: Callable[[Path, str], str] | None = None, out: TextIO = sys.stdout,
+                 engine: str | None = None) -> int:
     """Evaluate a manifest and print the report; return the exit status (0, 1 or 2, see above)."""
     manifest = Path(manifest)
     try:
@@ -229,6 +231,8 @@ def run_evaluate(manifest: Path, *, as_json: bool, matcher: Matcher,
         out.write((json.dumps({"error": message}, ensure_ascii=False) if as_json else message) + "\n")
         return 2
     summary = summarise(evaluate_cases(cases, matcher, transcribe), manifest)
+    if engine and any(c.audio is not None for c in cases):
+        summary["engine"] = engine
     if as_json:
         out.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     else:

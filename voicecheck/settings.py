@@ -46,6 +46,7 @@ class Settings:
     volume: float = 1.0  # 0.0 .. 1.0
     pause_s: float = 0.4  # silence between phrases
     no_answer_timeout_s: float = 20.0
+    end_silence_s: float = 1.3  # silence that ends an answer; longer for slow speakers with pauses
     retries: int = 3  # tries per question before it is marked unknown
     data_dir: Path = None  # type: ignore[assignment]  # filled by __post_init__
     keep_audio: bool = False
@@ -121,6 +122,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("volume", "number", "音量。1.0 がいちばん大きい", low=0.0, high=1.0),
     Spec("pause_s", "number", "文と文のあいだの間", low=0.0, high=5.0, unit="秒"),
     Spec("no_answer_timeout_s", "number", "返事を待つ時間", low=3.0, high=600.0, unit="秒"),
+    Spec("end_silence_s", "number", "この長さ黙ったら答えが終わったとみなす（ゆっくり話す方は長めに）", low=0.5, high=5.0, unit="秒"),
     Spec("retries", "whole", "聞き取れないとき聞き直す回数（超えると「わからない」にします）", low=1, high=10),
     Spec("data_dir", "folder", "答えを保存するフォルダ（本人だけが読めるようにします）"),
     Spec("keep_audio", "switch", "録音を残すか。ふだんは false（残さない）"),

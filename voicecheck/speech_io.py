@@ -1,0 +1,177 @@
+"""Ears and Mouths made of real audio: microphone and speaker, or WAV files for replay.
+
+These are the only classes the conversation sees of the speech edges (through the `Ears`
+and `Mouth` protocols of voicecheck.interfaces).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, ContextManager, Iterable, Sequence
+
+import numpy as np
+
+from voicecheck.audio import (
+    MAX_NO_ANSWER_TIMEOUT_S,
+    AudioDeviceError,
+    EndpointConfig,
+    MicrophoneStream,
+    SpeechError,
+    capture_utterance,
+    find_device,
+    microphone_problem,
+    play,
+    read_wav,
+    resample,
+    speech_bounds,
+    write_wav,
+)
+from voicecheck.interfaces import Clock, Heard, ListenContext, RealClock
+from voicecheck.recognizers.base import Recognizer
+from voicecheck.voices.base import Voice
+
+WAV_MOUTH_RATE = 22_050  # plenty for speech, half the size of the voices' 44.1/48 kHz
+
+
+def endpoint_config(settings, timeout_s: float | None = None) -> EndpointConfig:
+    """Endpointing for one turn: the turn's own timeout, else the setting, capped at ten minutes."""
+    timeout = timeout_s if timeout_s and timeout_s > 0 else settings.no_answer_timeout_s
+    timeout = min(float(timeout), MAX_NO_ANSWER_TIMEOUT_S)
+    end_silence = settings.end_silence_s
+    return EndpointConfig(no_answer_timeout_s=timeout, end_silence_s=float(end_silence),
+                          end_silence_after_short_s=max(float(end_silence), EndpointConfig.end_silence_after_short_s))
+
+
+class MicrophoneEars:
+    """Listens on the microphone: waits for speech, decodes while it is spoken, stops after a pause.
+
+    `open_frames` replaces the microphone (a context manager yielding 16 kHz 30 ms frames);
+    tests use it to run the whole live path on recorded sound.
+    """
+
+    def __init__(self, settings, recognizer: Recognizer, audio_dir: Path | None = None,
+                 open_frames: Callable[[], ContextManager[Iterable[np.ndarray]]] | None = None) -> None:
+        self.settings = settings
+        self.recognizer = recognizer
+        self.audio_dir = Path(audio_dir) if audio_dir is not None and settings.keep_audio else None
+        self._open_frames = open_frames or (lambda: MicrophoneStream(settings.microphone))
+        if open_frames is None:
+            find_device(settings.microphone, "input")  # fail now, clearly, rather than at the first question
+        self.turn = 0
+
+    def listen(self, context: ListenContext) -> Heard:
+        self.turn += 1
+        config = endpoint_config(self.settings, context.timeout_s)
+        stream = self.recognizer.start(context)
+        with self._open_frames() as frames:
+            utterance = capture_utterance(frames, config, on_answer_frame=stream.accept)
+        timings = {"waited": utterance.waited_s}
+        if utterance.timed_out:
+            return Heard(text="", timed_out=True, timings=timings)
+        heard = stream.finish()
+        timings.update(heard.timings)
+        timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s})
+        source = None
+        if self.audio_dir is not None:
+            name = f"{self.turn:03d}-{context.question_id or 'answer'}.wav"
+            source = str(write_wav(self.audio_dir / name, utterance.samples))
+        return replace(heard, timings=timings, source=source)
+
+
+class ReplayEars:
+    """Takes each answer from the next WAV file of a folder (sorted by name); None when they run out.
+
+    A file without speech counts as no answer (timed_out), like silence at the microphone.
+    """
+
+    def __init__(self, directory: Path | str, recognizer: Recognizer) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise SpeechError(f"The replay folder {self.directory} does not exist.")
+        self.files = sorted((p for p in self.directory.iterdir() if p.is_file() and p.suffix.lower() == ".wav"),
+                            key=lambda p: p.name)
+        if not self.files:
+            raise SpeechError(f"The replay folder {self.directory} holds no .wav files.")
+        self.recognizer = recognizer
+        self.position = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.files) - self.position
+
+    def listen(self, context: ListenContext) -> Heard | None:
+        if self.position >= len(self.files):
+            return None
+        path = self.files[self.position]
+        self.position += 1
+        samples = read_wav(path)
+        if speech_bounds(samples) is None:
+            return Heard(text="", timed_out=True, source=str(path))
+        heard = self.recognizer.transcribe(samples, context)
+        return replace(heard, source=str(path))
+
+
+class SpeakerMouth:
+    """Speaks through the loudspeaker, then leaves a short pause (settings.pause_s)."""
+
+    def __init__(self, voice: Voice, settings, clock: Clock | None = None,
+                 player: Callable[[np.ndarray, int], None] | None = None) -> None:
+        self.voice = voice
+        self.settings = settings
+        self.clock = clock or RealClock()
+        if player is None:
+            find_device(settings.speaker, "output")  # fail now, clearly
+            player = lambda samples, rate: play(samples, rate, settings.speaker)  # noqa: E731
+        self._play = player
+
+    def say(self, text: str, *, slow: bool = False) -> None:
+        samples, rate = self.voice.synthesize(text, slow=slow)
+        self._play(samples, rate)
+        self.clock.sleep(self.settings.pause_s)
+
+
+class WavMouth:
+    """Writes each phrase as a numbered WAV file plus a line in `said.txt` (replay mode)."""
+
+    def __init__(self, out_dir: Path | str, voice: Voice, pause_s: float = 0.0) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.voice = voice
+        self.pause_s = pause_s  # silence appended to each file, as heard between phrases
+        self.log_path = self.out_dir / "said.txt"
+        self.said: list[str] = []
+        self.files: list[Path] = []
+
+    def say(self, text: str, *, slow: bool = False) -> None:
+        samples, rate = self.voice.synthesize(text, slow=slow)
+        samples = resample(samples, rate, WAV_MOUTH_RATE)
+        if self.pause_s > 0:
+            samples = np.concatenate([samples, np.zeros(int(self.pause_s * WAV_MOUTH_RATE), np.float32)])
+        path = write_wav(self.out_dir / f"{len(self.files) + 1:03d}.wav", samples, WAV_MOUTH_RATE)
+        self.files.append(path)
+        self.said.append(text)
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(f"{path.name}\t{' '.join(text.split())}\n")
+
+
+def microphone_available(settings) -> tuple[bool, str]:
+    """(True, "") when a microphone is usable; else (False, one plain sentence saying why)."""
+    problem = microphone_problem(settings.microphone)
+    return (problem is None, problem or "")
+
+
+def speaker_available(settings) -> tuple[bool, str]:
+    """(True, "") when a speaker is usable; else (False, one plain sentence saying why)."""
+    try:
+        find_device(settings.speaker, "output")
+    except AudioDeviceError as error:
+        return False, str(error)
+    return True, ""
+
+
+def transcribe_file(path: Path, question_id: str, recognizer: Recognizer, phrases: Sequence[str]) -> str:
+    """The text a recogniser hears in one sound file (for `evaluate` manifests with an audio column)."""
+    samples = read_wav(path)
+    if speech_bounds(samples) is None:
+        return ""
+    return recognizer.transcribe(samples, ListenContext(question_id=question_id, phrases=tuple(phrases))).text

@@ -1,0 +1,81 @@
+"""What every voice offers, and the cache in front of it."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from collections import OrderedDict
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from voicecheck.audio import SpeechError
+
+SPEAKING_RATES = ("normal", "slow")
+
+
+class VoiceError(SpeechError):
+    """A voice cannot be set up or cannot speak; the message says what to install."""
+
+
+@runtime_checkable
+class Voice(Protocol):
+    name: str
+
+    def synthesize(self, text: str, *, slow: bool = False) -> tuple[np.ndarray, int]:
+        """Mono float32 samples in -1..1 and their sample rate.
+
+        `slow` asks for the slowest clear delivery (emergency instructions), whatever the
+        speaking-rate setting."""
+
+
+def check_rate(speaking_rate: str) -> str:
+    if speaking_rate not in SPEAKING_RATES:
+        raise VoiceError(f"Unknown speaking rate '{speaking_rate}'. Choose one of: {', '.join(SPEAKING_RATES)}.")
+    return speaking_rate
+
+
+def check_volume(volume: float) -> float:
+    if not 0.0 <= float(volume) <= 1.0:
+        raise VoiceError(f"The volume must be between 0.0 and 1.0, not {volume}.")
+    return float(volume)
+
+
+def apply_volume(samples: np.ndarray, volume: float) -> np.ndarray:
+    """Scale to the volume setting (1.0: as loud as the voice makes it, never clipped)."""
+    return np.clip(np.asarray(samples, dtype=np.float32) * np.float32(volume), -1.0, 1.0)
+
+
+class CachedVoice:
+    """A voice that synthesises each distinct text once.
+
+    Prompts, hints and counts repeat a lot in a session ("はい、次の質問です", numbers while
+    counting exercise repetitions); a small in-memory cache makes the repeats instant.
+    """
+
+    def __init__(self, voice: Voice, max_items: int = 256, readings: Mapping[str, str] | None = None) -> None:
+        self.voice = voice
+        # Longest first, so "119番" wins over "119".
+        self.readings = sorted((readings or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
+        self.name = voice.name
+        self.max_items = max_items
+        self._cache: OrderedDict[tuple[str, bool], tuple[np.ndarray, int]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def synthesize(self, text: str, *, slow: bool = False) -> tuple[np.ndarray, int]:
+        key = (text.strip(), slow)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return self._cache[key]
+        self.misses += 1
+        spoken = key[0]
+        for written, reading in self.readings:
+            spoken = spoken.replace(written, reading)
+        samples, rate = self.voice.synthesize(spoken, slow=slow)
+        samples = np.asarray(samples, dtype=np.float32)
+        samples.setflags(write=False)  # shared between callers: nobody may change it in place
+        self._cache[key] = (samples, rate)
+        if len(self._cache) > self.max_items:
+            self._cache.popitem(last=False)
+        return samples, rate
