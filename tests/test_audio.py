@@ -337,13 +337,13 @@ def test_unknown_device_lists_the_choices(fake_sd):
         audio.find_device("Bluetooth", "input")
     assert "Bluetooth" in str(error.value) and "1: USB Conference Speakerphone" in str(error.value)
     assert "HDMI" not in str(error.value)  # not a microphone
-    with pytest.raises(AudioDeviceError, match="number 2"):
+    with pytest.raises(AudioDeviceError, match="2番のマイク"):
         audio.find_device(2, "input")
 
 
 def test_no_microphone_at_all(monkeypatch):
     monkeypatch.setattr(audio, "_sounddevice_module", FakeSoundDevice([device(0, "HDMI 0", 0, 2)]))
-    assert audio.microphone_problem(None) == "No microphone was found on this computer."
+    assert audio.microphone_problem(None) == "この機械にはマイクが見つかりません。"
 
 
 def test_playback_falls_back_to_the_device_rate(fake_sd):

@@ -309,7 +309,7 @@ def test_microphone_is_unavailable_with_a_reason(monkeypatch):
                      "default_samplerate": 48000.0}]
 
     monkeypatch.setattr(audio, "_sounddevice_module", NoInput())
-    assert microphone_available(Settings()) == (False, "No microphone was found on this computer.")
+    assert microphone_available(Settings()) == (False, "この機械にはマイクが見つかりません。")
 
 
 def test_microphone_check_on_this_machine_never_raises():

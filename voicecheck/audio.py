@@ -335,12 +335,12 @@ def load_sounddevice():
             return sounddevice
         except OSError as error:  # raised at import when libportaudio cannot be loaded
             _sounddevice_problem = (
-                f"the PortAudio sound library is not installed ({error}); on Debian or Ubuntu "
-                "install it with: sudo apt install libportaudio2"
+                f"音の部品 PortAudio が入っていません（{error}）。Debian や Ubuntu では "
+                "sudo apt install libportaudio2 で入れられます"
             )
         except ImportError as error:
-            _sounddevice_problem = f"the Python package sounddevice is missing ({error})"
-    raise AudioDeviceError(f"Sound devices cannot be used: {_sounddevice_problem}.")
+            _sounddevice_problem = f"Python の部品 sounddevice がありません（{error}）"
+    raise AudioDeviceError(f"マイクとスピーカーが使えません。{_sounddevice_problem}。")
 
 
 @dataclass(frozen=True)
@@ -357,7 +357,7 @@ def list_devices() -> list[Device]:
     try:
         infos = sd.query_devices()
     except sd.PortAudioError as error:
-        raise AudioDeviceError(f"Sound devices cannot be listed: {error}.") from None
+        raise AudioDeviceError(f"音の機器の一覧が取れません（{error}）。") from None
     return [
         Device(int(info["index"]), str(info["name"]), int(info["max_input_channels"]),
                int(info["max_output_channels"]), float(info["default_samplerate"]))
@@ -375,9 +375,9 @@ def find_device(spec: str | int | None, kind: str) -> Device:
     sd = load_sounddevice()
     devices = list_devices()
     usable = [d for d in devices if (d.input_channels if kind == "input" else d.output_channels) > 0]
-    what = "microphone" if kind == "input" else "speaker"
+    what = "マイク" if kind == "input" else "スピーカー"
     if not usable:
-        raise AudioDeviceError(f"No {what} was found on this computer.")
+        raise AudioDeviceError(f"この機械には{what}が見つかりません。")
     names = ", ".join(f"{d.index}: {d.name}" for d in usable)
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         try:
@@ -391,10 +391,10 @@ def find_device(spec: str | int | None, kind: str) -> Device:
         for device in usable:
             if device.index == index:
                 return device
-        raise AudioDeviceError(f"There is no {what} with number {index}. Choose one of: {names}.")
+        raise AudioDeviceError(f"{index}番の{what}はありません。次から選んでください: {names}。")
     matches = [d for d in usable if text.casefold() in d.name.casefold()]
     if not matches:
-        raise AudioDeviceError(f"No {what} has '{text}' in its name. Choose one of: {names}.")
+        raise AudioDeviceError(f"名前に「{text}」を含む{what}はありません。次から選んでください: {names}。")
     return matches[0]
 
 
