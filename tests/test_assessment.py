@@ -71,3 +71,12 @@ def test_each_cause_gets_its_best_exercise_before_any_gets_a_second(content):
     assert found[:2] == (hip[0], oa[0])
     assert len(found) == 3 and len(set(found)) == 3
     assert recommend_exercises((), content) == content.exercises.default_exercises[:3]
+
+
+def test_several_situations_make_one_reason(content):
+    result = assess(answers(situations=("stairs_down", "standing_up")), content)
+    top = result.causes[0]
+    sit = content.question("situations")
+    grouped = [r for r in top.reasons if sit.short in r]
+    assert len(grouped) == 1
+    assert sit.option("stairs_down").label in grouped[0] and sit.option("standing_up").label in grouped[0]

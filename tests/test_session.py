@@ -30,7 +30,8 @@ def test_complete_session_reads_back_causes_triage_advice_and_disclaimer(content
     first = content.cause(s["causes"][0])
     assert content.say("cause_item", rank=1, name=first.name) in said
     assert any(line.startswith(content.say("because_you_said", reasons="")[:4]) for line in said)
-    assert content.advice.triage["see_doctor_soon"].name in said
+    assert content.say("triage_intro", name=content.advice.triage["see_doctor_soon"].name) in said
+    assert said.index(content.say("note_down_intro")) + 1 == said.index(content.advice.note_down[0])
     assert content.advice.clinic_visit[0] in said and content.advice.note_down[0] in said
     assert content.advice.risks[0] in said
     # the offer was declined ("no"), so no exercise was done

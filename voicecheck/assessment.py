@@ -52,25 +52,28 @@ def _given(answers: Mapping[str, AnswerValue], question_id: str) -> tuple[str, .
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def describe_answer(question: Question, option_id: str, content: Content) -> str:
-    """One answer in plain words, e.g. 「膝が腫れている」 or 「膝折れが起こる場面は「階段を下りるとき」」."""
+def describe_answer(question: Question, option_ids: str | tuple[str, ...], content: Content) -> str:
+    """One answer in plain words, e.g. 「膝が腫れている」 or 「膝の力が抜ける場面は「階段…」と「立ち…」」."""
+    ids = (option_ids,) if isinstance(option_ids, str) else option_ids
     if question.kind == "yes_no":
-        if option_id == "yes":
+        if ids == ("yes",):
             return question.yes_statement
-        if option_id == "no":
+        if ids == ("no",):
             return question.no_statement
         return content.say("reason_option", short=question.short, label=content.say("unknown_label"))
-    return content.say("reason_option", short=question.short, label=question.option(option_id).label)
+    labels = content.say("label_separator").join(question.option(i).label for i in ids)
+    return content.say("reason_option", short=question.short, label=labels)
 
 
 def rank_causes(answers: Mapping[str, AnswerValue], content: Content) -> tuple[RankedCause, ...]:
     ranked = []
     for order, cause in enumerate(content.causes):
-        score, reasons = 0, []
+        score, matched = 0, {}  # question id -> the options given that point here, in evidence order
         for evidence in cause.evidence:
             if evidence.answer in _given(answers, evidence.question):
                 score += evidence.weight
-                reasons.append(describe_answer(content.question(evidence.question), evidence.answer, content))
+                matched.setdefault(evidence.question, []).append(evidence.answer)
+        reasons = [describe_answer(content.question(q), tuple(ids), content) for q, ids in matched.items()]
         if score > 0:
             ranked.append((-score, order, RankedCause(cause.id, cause.name, score, tuple(reasons))))
     return tuple(r for _, _, r in sorted(ranked, key=lambda x: (x[0], x[1])))

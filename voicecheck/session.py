@@ -68,15 +68,17 @@ def read_back(talk: Talk, result: Assessment) -> None:
         for line in content.cause(cause.id).explanation:
             say(line)
         talk.say_phrase("because_you_said", reasons=content.say("reason_separator").join(cause.reasons))
-    talk.say_phrase("risks_intro")
     for line in content.advice.risks:
         say(line)
     level = content.advice.triage[result.triage]
-    say(level.name)
+    talk.say_phrase("triage_intro", name=level.name)
     for line in level.lines:
         say(line)
     if result.triage == "see_doctor_soon":
-        for line in content.advice.clinic_visit + content.advice.note_down:
+        for line in content.advice.clinic_visit:
+            say(line)
+        talk.say_phrase("note_down_intro")
+        for line in content.advice.note_down:
             say(line)
     for line in level.come_back_when:
         say(line)
