@@ -314,7 +314,7 @@ def test_microphone_is_unavailable_with_a_reason(monkeypatch):
 
 def test_microphone_check_on_this_machine_never_raises():
     available, reason = microphone_available(Settings())
-    assert available or (reason.endswith(".") and "\n" not in reason)
+    assert available or (reason.endswith("。") and "\n" not in reason)
 
 
 # ---------------------------------------------------------------------------------- mouths
