@@ -28,6 +28,7 @@ import numpy as np
 
 from voicecheck.audio import SAMPLE_RATE, pcm16_bytes
 from voicecheck.interfaces import Heard, ListenContext
+from voicecheck.reading import FRONTEND_OPTIONS
 from voicecheck.recognizers.base import RecognizerError, join_japanese, transcribe_by_stream
 
 UNKNOWN_WORD = "[unk]"
@@ -127,7 +128,7 @@ def _morphemes(text: str) -> list[tuple[str, str]]:
     import pyopenjtalk
 
     return [(m["string"], m["pron"] if m["pron"] not in ("", "*") else m["read"])
-            for m in pyopenjtalk.run_frontend(text)]
+            for m in pyopenjtalk.run_frontend(text, **FRONTEND_OPTIONS)]
 
 
 def _spell_morpheme(surface: str, reading: str, vocabulary: Vocabulary) -> list[str] | None:

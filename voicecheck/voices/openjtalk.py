@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voicecheck.reading import FRONTEND_OPTIONS
 from voicecheck.voices.base import VoiceError, apply_volume, check_rate, check_volume
 
 # Open JTalk's `speed` is a duration scale, not a rate. Measured over the questionnaire's own
@@ -33,7 +34,7 @@ class OpenJTalkVoice:
         if not text:
             return np.zeros(0, dtype=np.float32), 48_000
         try:
-            samples, rate = self._pyopenjtalk.tts(text, speed=SPEED_FOR_RATE["slow"] if slow else self.speed)
+            samples, rate = self._pyopenjtalk.tts(text, speed=SPEED_FOR_RATE["slow"] if slow else self.speed, **FRONTEND_OPTIONS)
         except Exception as error:  # the C engine reports failures as plain exceptions
             raise VoiceError(f"Open JTalk could not read the text {text[:30]!r}: {error}.") from None
         # pyopenjtalk returns float64 on the 16-bit scale, and its loudest syllables can go past

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicecheck.reading import FRONTEND_OPTIONS
 from voicecheck.voices.base import VoiceError, apply_volume, check_rate, check_volume
 
 # Fractions of the system voice's own default rate. System voices start at a brisk
@@ -53,7 +54,7 @@ def to_kana(text: str) -> str:
         if not piece or re.fullmatch(r"[、。！？!?,.\s]+", piece):
             spoken.append(piece)
             continue
-        spoken.append(katakana_to_hiragana(pyopenjtalk.g2p(piece, kana=True)))
+        spoken.append(katakana_to_hiragana(pyopenjtalk.g2p(piece, kana=True, **FRONTEND_OPTIONS)))
     return "".join(spoken)
 
 
