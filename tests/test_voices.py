@@ -222,3 +222,36 @@ def test_speech_uses_the_pronunciation_readings_while_text_stays_written():
     spy = Spy()
     CachedVoice(spy, readings=readings).synthesize("今すぐ119番に電話してください。")
     assert spy.heard == ["今すぐいちいちきゅう番に電話してください。"]
+
+
+def test_phrase_pieces_split_sentences_and_long_clauses_without_losing_text():
+    from voicecheck.voices.base import MAX_PIECE_CHARS, phrase_pieces
+
+    text = ("はじめに、急ぎの確認です。転んだあとで膝がひどく痛む、脚に体重をかけられない、"
+            "膝の形がいつもと違って見える。今、どれか一つでも当てはまりますか。")
+    pieces = phrase_pieces(text)
+    assert "".join(pieces) == text
+    assert pieces[0] == "はじめに、急ぎの確認です。"
+    assert all(len(p) <= MAX_PIECE_CHARS or "、" not in p.rstrip("、。") for p in pieces)
+    assert phrase_pieces("はい") == ["はい"] and phrase_pieces("  ") == []
+
+
+def test_speaker_mouth_plays_every_piece_in_order():
+    from voicecheck.interfaces import FakeClock
+    from voicecheck.settings import Settings
+    from voicecheck.speech_io import SpeakerMouth
+    from voicecheck.voices.base import phrase_pieces
+
+    class TextVoice:
+        name = "text"
+
+        def synthesize(self, text, *, slow=False):
+            return np.array([ord(c) for c in text], dtype=np.float32), 16000
+
+    played: list[str] = []
+    mouth = SpeakerMouth(TextVoice(), Settings(pause_s=0.2), clock=FakeClock(),
+                         player=lambda samples, rate: played.append("".join(chr(int(x)) for x in samples)))
+    text = "膝の力が抜けるのは、どんなときですか。階段を下りるとき、立ち上がるとき、向きを変えるときなどです。"
+    mouth.say(text)
+    assert played == phrase_pieces(text) and len(played) > 2
+    assert mouth.clock.sleeps == [0.2]

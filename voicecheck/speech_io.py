@@ -5,6 +5,7 @@ and `Mouth` protocols of voicecheck.interfaces).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, ContextManager, Iterable, Sequence
@@ -28,7 +29,7 @@ from voicecheck.audio import (
 )
 from voicecheck.interfaces import Clock, Heard, ListenContext, RealClock
 from voicecheck.recognizers.base import Recognizer
-from voicecheck.voices.base import Voice
+from voicecheck.voices.base import Voice, phrase_pieces
 
 WAV_MOUTH_RATE = 22_050  # plenty for speech, half the size of the voices' 44.1/48 kHz
 
@@ -125,8 +126,18 @@ class SpeakerMouth:
         self._play = player
 
     def say(self, text: str, *, slow: bool = False) -> None:
-        samples, rate = self.voice.synthesize(text, slow=slow)
-        self._play(samples, rate)
+        # Piece by piece: the next piece is synthesised while the current one plays, so the first
+        # sound comes quickly even for a long sentence.
+        pieces = phrase_pieces(text)
+        if not pieces:
+            return
+        with ThreadPoolExecutor(max_workers=1) as synthesiser:
+            pending = synthesiser.submit(self.voice.synthesize, pieces[0], slow=slow)
+            for following in [*pieces[1:], None]:
+                samples, rate = pending.result()
+                if following is not None:
+                    pending = synthesiser.submit(self.voice.synthesize, following, slow=slow)
+                self._play(samples, rate)
         self.clock.sleep(self.settings.pause_s)
 
 

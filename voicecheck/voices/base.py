@@ -1,9 +1,9 @@
 """What every voice offers, and the cache in front of it."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -43,6 +43,26 @@ def check_volume(volume: float) -> float:
 def apply_volume(samples: np.ndarray, volume: float) -> np.ndarray:
     """Scale to the volume setting (1.0: as loud as the voice makes it, never clipped)."""
     return np.clip(np.asarray(samples, dtype=np.float32) * np.float32(volume), -1.0, 1.0)
+
+
+MAX_PIECE_CHARS = 24  # a first piece this short is synthesised in well under 100 ms
+
+
+def phrase_pieces(text: str) -> list[str]:
+    """A phrase split where a speaker would breathe: after each sentence, and at commas inside
+    long sentences, so the first sound can start while the rest is still being synthesised."""
+    pieces: list[str] = []
+    for sentence in re.findall(r"[^。！？!?]+[。！？!?]*", text.strip()):
+        clauses = re.findall(r"[^、，,]+[、，,]*", sentence)
+        current = ""
+        for clause in clauses:
+            if current and len(current) + len(clause) > MAX_PIECE_CHARS:
+                pieces.append(current)
+                current = ""
+            current += clause
+        if current.strip():
+            pieces.append(current)
+    return [p.strip() for p in pieces if p.strip()] or ([text] if text.strip() else [])
 
 
 class CachedVoice:
