@@ -632,7 +632,10 @@ class Matcher:
         if i != j:
             return True  # several words with the phrase's exact sound: the tokenizer split it
         first_pos = analyse(p.text)[0].pos if analyse(p.text) else ""
-        return t.pos == first_pos or t.pos == "感動詞"
+        # Open JTalk tags 「いえ、」 before more words as a conjunction; set off by a pause it is
+        # still the reply.
+        set_off = t.pos == "接続詞" and (j + 1 == len(u.tokens) or u.tokens[j + 1].is_boundary)
+        return t.pos == first_pos or t.pos == "感動詞" or set_off
 
     # -- numbers --------------------------------------------------------------------------------
 
