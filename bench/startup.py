@@ -179,8 +179,8 @@ def render_session(turns: list[SessionTurn], out_dir: Path) -> Path:
 @dataclass(frozen=True)
 class VoiceTiming:
     load_s: float  # constructing the voice and its first synthesis (dictionary loading)
-    per_phrase_ms: tuple[float, ...]  # cold synthesis of each distinct phrase
-    first_sentence_ms: tuple[float, ...]  # only the first sentence of each phrase
+    per_phrase_ms: tuple[float, ...]  # text → first audio: cold synthesis of each phrase's first piece
+    whole_phrase_ms: tuple[float, ...]  # cold synthesis of each whole phrase (before the first sound, if unsplit)
     cached_ms: float  # a phrase said before (CachedVoice)
     greeting_ms: float
     longest_ms: float
@@ -200,16 +200,10 @@ def spoken_phrases(content) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in texts if t and words.search(t)))
 
 
-def first_sentence(text: str) -> str:
-    for mark in "。！？":
-        if mark in text[:-1]:
-            text = text.split(mark, 1)[0] + mark
-    return text
-
-
 def voice_timing(content) -> VoiceTiming:
     from voicecheck.settings import Settings
     from voicecheck.voices import select_voice
+    from voicecheck.voices.base import phrase_pieces
 
     started = time.perf_counter()
     voice = select_voice(Settings())
@@ -224,15 +218,17 @@ def voice_timing(content) -> VoiceTiming:
         assert len(samples) > 0
         return 1000 * (time.perf_counter() - t0)
 
-    per_phrase = tuple(timed(t) for t in phrases)
-    firsts = tuple(timed(first_sentence(t)) for t in phrases)
-    greeting = timed(content.say("greeting"))
+    # The speaker plays a phrase piece by piece and synthesises the next piece while one plays
+    # (voicecheck.speech_io.SpeakerMouth), so the first sound waits only for the first piece.
+    wholes = tuple(timed(t) for t in phrases)
+    per_phrase = tuple(timed(phrase_pieces(t)[0]) for t in phrases)
+    greeting = timed(phrase_pieces(content.say("greeting"))[0])
     voice.synthesize(phrases[0])
     t0 = time.perf_counter()
     voice.synthesize(phrases[0])
     cached_ms = 1000 * (time.perf_counter() - t0)
     longest = max(range(len(phrases)), key=lambda i: per_phrase[i])
-    return VoiceTiming(load_s, per_phrase, firsts, cached_ms, greeting, per_phrase[longest],
+    return VoiceTiming(load_s, per_phrase, wholes, cached_ms, greeting, per_phrase[longest],
                        len(phrases[longest]), len(phrases))
 
 

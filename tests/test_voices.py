@@ -108,6 +108,16 @@ def test_cache_synthesises_each_text_once():
     assert len(inner.calls) == 4
 
 
+def test_cache_is_bounded_in_bytes():
+    inner = CountingVoice()  # 10 float32 samples = 40 bytes a phrase
+    voice = CachedVoice(inner, max_bytes=100)
+    for text in ("一", "二", "三"):
+        voice.synthesize(text)
+    assert voice._bytes <= 100 and len(voice._cache) == 2
+    voice.synthesize("一")  # the oldest was dropped, so it is synthesised again
+    assert [t for t, _ in inner.calls] == ["一", "二", "三", "一"]
+
+
 def test_select_voice(monkeypatch):
     voice = select_voice(Settings(voice="openjtalk", speaking_rate="slow", volume=0.8))
     assert isinstance(voice, CachedVoice) and voice.name == "openjtalk"

@@ -69,15 +69,19 @@ class CachedVoice:
     """A voice that synthesises each distinct text once.
 
     Prompts, hints and counts repeat a lot in a session ("はい、次の質問です", numbers while
-    counting exercise repetitions); a small in-memory cache makes the repeats instant.
+    counting exercise repetitions); a small in-memory cache makes the repeats instant. It is
+    bounded in bytes too: the long read-back lines are said once, and must not pile up in memory.
     """
 
-    def __init__(self, voice: Voice, max_items: int = 256, readings: Mapping[str, str] | None = None) -> None:
+    def __init__(self, voice: Voice, max_items: int = 256, readings: Mapping[str, str] | None = None,
+                 max_bytes: int = 24 * 2**20) -> None:
         self.voice = voice
         # Longest first, so "119番" wins over "119".
         self.readings = sorted((readings or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
         self.name = voice.name
         self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._cache: OrderedDict[tuple[str, bool], tuple[np.ndarray, int]] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -96,6 +100,8 @@ class CachedVoice:
         samples = np.asarray(samples, dtype=np.float32)
         samples.setflags(write=False)  # shared between callers: nobody may change it in place
         self._cache[key] = (samples, rate)
-        if len(self._cache) > self.max_items:
-            self._cache.popitem(last=False)
+        self._bytes += samples.nbytes
+        while len(self._cache) > 1 and (len(self._cache) > self.max_items or self._bytes > self.max_bytes):
+            _, (dropped, _) = self._cache.popitem(last=False)
+            self._bytes -= dropped.nbytes
         return samples, rate
