@@ -59,7 +59,7 @@ def open_io(mode: str, args: argparse.Namespace, settings: Settings, out_dir: Pa
         assert out_dir is not None
         return mode, ReplayEars(Path(args.replay), recognizer), TeeMouth(WavMouth(out_dir, voice), TextMouth())
     from voicecheck.speech_io import MicrophoneEars, SpeakerMouth
-    # Recordings are kept (in the session folder) only with keep-audio on; MicrophoneEars checks it.
+    # Recordings are kept (in a private folder) only with keep-audio on; MicrophoneEars checks it.
     return mode, MicrophoneEars(settings, recognizer, audio_dir=out_dir), TeeMouth(SpeakerMouth(voice, settings), TextMouth())
 
 
@@ -112,7 +112,7 @@ def run_session_command(args: argparse.Namespace, settings: Settings) -> int:
 def _run_session(args: argparse.Namespace, settings: Settings, content: Content, matcher, store: SessionStore,
                  record: SessionRecord | None, mode: str, out_dir: Path | None) -> int:
     if mode == "live" and settings.keep_audio:
-        out_dir = Path(settings.data_dir) / "audio"  # private folder; only with keep-audio on
+        out_dir = store.audio_dir()
     mode, ears, mouth = open_io(mode, args, settings, out_dir)
     progress = None
     if record is None:

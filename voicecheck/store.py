@@ -253,6 +253,14 @@ class SessionStore:
         self.sessions_dir = self.data_dir / "sessions"
         self._now = now or datetime.now
 
+    def audio_dir(self) -> Path:
+        """A private folder for microphone recordings; used only when keep-audio is on."""
+        self.ensure_dirs()
+        path = self.data_dir / AUDIO_DIR
+        _make_private_dir(path)
+        os.chmod(path, DIR_MODE)
+        return path
+
     def ensure_dirs(self) -> None:
         try:
             _make_private_dir(self.sessions_dir)
