@@ -55,7 +55,18 @@ def read_session(path: Path = SESSION_TSV) -> list[SessionTurn]:
 
 
 def run_process(command: list[str], stdin_text: str = "", env: dict | None = None, timeout_s: float = 600.0) -> ProcessRun:
-    """Run a command, timing its first stdout line, and read its peak memory from the kernel."""
+    """Run a command, timing its first stdout line, and read its peak memory from the kernel.
+
+    A child forked from this (large) bench process starts with the bench's own peak memory in its
+    kernel count, so where GNU time exists the command runs under it: time is forked from us, but
+    the command is forked from the small time process, and time reports the command's own peak.
+    """
+    gnu_time = Path("/usr/bin/time")
+    peak_file = None
+    if gnu_time.exists():
+        peak_file = tempfile.NamedTemporaryFile(prefix="voicecheck-peak-", delete=False)
+        peak_file.close()
+        command = [str(gnu_time), "-f", "%M", "-o", peak_file.name, *command]
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=str(ROOT))
@@ -88,7 +99,16 @@ def run_process(command: list[str], stdin_text: str = "", env: dict | None = Non
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait again
     for t in threads:
         t.join(timeout=5)
-    return ProcessRun(command, first_line_s, total_s, usage.ru_maxrss / 1024.0, proc.returncode, lines,
+    peak_kb = float(usage.ru_maxrss)
+    if peak_file is not None:
+        try:
+            peak_kb = float(Path(peak_file.name).read_text().split()[-1])
+        except (OSError, ValueError, IndexError):
+            pass  # keep the kernel's (possibly inflated) figure
+        finally:
+            Path(peak_file.name).unlink(missing_ok=True)
+        command = command[5:]
+    return ProcessRun(command, first_line_s, total_s, peak_kb / 1024.0, proc.returncode, lines,
                       b"".join(err_chunks).decode("utf-8", "replace"))
 
 
