@@ -123,7 +123,9 @@ def _run_session(args: argparse.Namespace, settings: Settings, content: Content,
             return 0
     result = run_session(
         content, matcher, ears, mouth, record, mode=mode, retries=settings.retries,
-        confirm=not args.no_confirm, timeout_s=settings.no_answer_timeout_s, progress=progress,
+        # Typing takes longer than speaking: a typed answer is waited for without a time limit.
+        confirm=not args.no_confirm, timeout_s=None if mode == "text" else settings.no_answer_timeout_s,
+        progress=progress,
         coach=_coach_runner(content, settings, slow=settings.speaking_rate == "slow"),
         exercise_names=content.exercises.names,
     )
