@@ -166,7 +166,7 @@ class Questionnaire:
         if question.kind == "yes_no":
             return self.content.say({"yes": "yes_label", "no": "no_label"}.get(str(value), "unknown_label"))
         ids = (value,) if isinstance(value, str) else value
-        return self.content.say("name_separator").join(question.option(i).label for i in ids)
+        return self.content.say("label_separator").join(question.option(i).label for i in ids)
 
     def _read_question(self, question: Question, number: int) -> None:
         t = self.talk
