@@ -44,8 +44,7 @@ def test_complete_session_reads_back_causes_triage_advice_and_disclaimer(content
 def test_exercise_offer_accepted_runs_the_coach(content, tmp_path):
     ran = []
     result, mouth, _ = run(content, ALL_NO + ["yes"], tmp_path,
-                           coach=lambda ids, ears, m: ran.append(ids) or ids[:1],
-                           exercise_names=lambda ids: "・".join(ids))
+                           coach=lambda ids, ears, m: ran.append(ids) or ids[:1])
     assert ran == [result.assessment.exercises]
     assert result.summary["exercises_done"] == [result.assessment.exercises[0]]
 

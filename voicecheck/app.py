@@ -127,7 +127,6 @@ def _run_session(args: argparse.Namespace, settings: Settings, content: Content,
         confirm=not args.no_confirm, timeout_s=None if mode == "text" else settings.no_answer_timeout_s,
         progress=progress,
         coach=_coach_runner(content, settings, slow=settings.speaking_rate == "slow"),
-        exercise_names=content.exercises.names,
     )
     path = record.finish(result.summary)
     if args.summary:

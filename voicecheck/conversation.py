@@ -111,15 +111,23 @@ class Talk:
                   "timed_out": heard.timed_out, "source": heard.source})
         return heard
 
+    def yes_no(self, heard: Heard) -> str | None:
+        """What a reply to a yes/no turn says: "yes", "no", "stop", or None when it is unclear."""
+        if not heard.text.strip():
+            return None
+        match = self.matcher.match(YES_NO, heard.text)
+        if match.command == "stop":
+            return "stop"
+        if match.decision != "reprompt" and match.option_ids[:1] in (("yes",), ("no",)):
+            return match.option_ids[0]
+        return None
+
     def ask_yes_no(self, retries: int = 2) -> bool | None:
-        """A yes/no turn (confirmations, offers): True, False, or None when it stays unclear."""
+        """A yes/no turn (offers): True, False, or None when it stays unclear."""
         for _ in range(retries):
-            heard = self.listen(YES_NO)
-            match = self.matcher.match(YES_NO, heard.text) if heard.text.strip() else None
-            if match is not None and match.command == "stop":
-                return False
-            if match is not None and match.decision != "reprompt" and match.option_ids[:1] in (("yes",), ("no",)):
-                return match.option_ids[0] == "yes"
+            verdict = self.yes_no(self.listen(YES_NO))
+            if verdict is not None:
+                return verdict == "yes"
             self.say_phrase("confirm_not_understood")
         return None
 
@@ -248,18 +256,15 @@ class Questionnaire:
                 t.say_phrase("confirm_text" if question.kind == "free_text" else "confirm_option",
                              **({"text": label} if question.kind == "free_text" else {"label": label}))
                 reply = t.listen(YES_NO)
-                verdict = t.matcher.match(YES_NO, reply.text) if reply.text.strip() else None
-                agreed = verdict is not None and verdict.decision != "reprompt" and verdict.option_ids[:1] == ("yes",)
-                if not agreed:
+                verdict = t.yes_no(reply)
+                if verdict != "yes":
                     tries += 1
                     if tries >= self.retries:
                         return self._give_up(question, text)
-                    if verdict is not None and verdict.command == "stop":
+                    if verdict == "stop":
                         t.say_phrase("stop_confirmed")
                         raise _Navigate("stop")
-                    if verdict is not None and verdict.decision != "reprompt" and verdict.option_ids[:1] == ("no",):
-                        t.say_phrase("confirm_rejected")
-                    elif reply.text.strip():
+                    if verdict is None and reply.text.strip():
                         pending = reply  # neither yes nor no: perhaps the answer said again, differently
                     else:
                         t.say_phrase("confirm_rejected")

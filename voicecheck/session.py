@@ -118,8 +118,7 @@ def build_summary(record_id: str, started: str, mode: str, status: Outcome, prog
 
 def run_session(content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth, record: Recorder, *,
                 mode: str, retries: int = 3, confirm: bool = True, timeout_s: float | None = None,
-                progress: Progress | None = None, coach: CoachRunner | None = None,
-                exercise_names: Callable[[tuple[str, ...]], str] | None = None) -> SessionResult:
+                progress: Progress | None = None, coach: CoachRunner | None = None) -> SessionResult:
     """Run one session to its end and return what it found; the caller writes the summary."""
     started = _now()
     talk = Talk(content, matcher, ears, mouth, record.log, timeout_s)
@@ -140,7 +139,7 @@ def run_session(content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth
         talk.say_phrase("not_a_diagnosis")
     elif status == "complete":
         read_back(talk, result)
-        done = _offer_exercises(talk, result, coach, exercise_names)
+        done = _offer_exercises(talk, result, coach)
         talk.say_phrase("goodbye")
     else:
         talk.say_phrase("goodbye_stopped")
@@ -149,12 +148,10 @@ def run_session(content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth
     return SessionResult(status, progress, result, done, summary)
 
 
-def _offer_exercises(talk: Talk, result: Assessment, coach: CoachRunner | None,
-                     exercise_names: Callable[[tuple[str, ...]], str] | None) -> tuple[str, ...]:
+def _offer_exercises(talk: Talk, result: Assessment, coach: CoachRunner | None) -> tuple[str, ...]:
     if coach is None or not result.exercises:
         return ()
-    names = exercise_names(result.exercises) if exercise_names else "、".join(result.exercises)
-    talk.say_phrase("exercise_offer", names=names)
+    talk.say_phrase("exercise_offer", names=talk.content.exercises.names(result.exercises))
     try:
         agreed = talk.ask_yes_no()
     except Exception as err:  # input ended at the offer: the session still ends normally
