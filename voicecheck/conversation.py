@@ -138,6 +138,7 @@ class Questionnaire:
     def __init__(self, talk: Talk, *, save: Callable[[Progress], None], retries: int = 3, confirm: bool = True) -> None:
         self.talk, self.content, self.save = talk, talk.content, save
         self.retries, self.confirm = max(1, retries), confirm
+        self._acknowledgement: tuple[str, dict[str, object]] | None = None
 
     def run(self, progress: Progress) -> Outcome:
         questions = self.content.questions
@@ -157,6 +158,9 @@ class Questionnaire:
                     self.talk.log({"type": "answer", "question": question.id, **record.to_json()})
                 progress.index += 1
                 self.save(progress)
+                # "「はい」ですね" only once the answer is on disk: an answer the person heard
+                # acknowledged is never lost, even if the program is killed right after.
+                self._acknowledge()
                 if question.id == "safety_now" and record is not None and record.value == "yes":
                     return "emergency"
         except InputEnded:
@@ -193,8 +197,15 @@ class Questionnaire:
         value = UNKNOWN if question.kind == "yes_no" else None
         return AnswerRecord(question.id, "unknown", value, heard)
 
+    def _acknowledge(self) -> None:
+        if self._acknowledgement is not None:
+            phrase, values = self._acknowledgement
+            self._acknowledgement = None
+            self.talk.say_phrase(phrase, **values)
+
     def _ask(self, question: Question, progress: Progress) -> AnswerRecord | None:
         t = self.talk
+        self._acknowledgement = None
         number = progress.index + 1
         self._read_question(question, number)
         tries = 0
@@ -270,9 +281,9 @@ class Questionnaire:
                         t.say_phrase("confirm_rejected")
                     continue
             elif question.kind == "free_text":
-                t.say_phrase("acknowledged")
+                self._acknowledgement = ("acknowledged", {})  # said by run() once saved
             else:
-                t.say_phrase("acknowledged_option", label=label)
+                self._acknowledgement = ("acknowledged_option", {"label": label})
             if value == (UNKNOWN,):
                 value = UNKNOWN
             status: AnswerStatus = "unknown" if value == UNKNOWN else "answered"
