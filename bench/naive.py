@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 
 from voicecheck.content import COMMAND_IDS, Content
 from voicecheck.matcher import Match
-from voicecheck.phrases import load_answer_phrases
+from voicecheck.understanding.phrases import load_answer_phrases
 
 CUTOFF = 0.0  # see above: any threshold made the baseline worse
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from voicecheck.content import COMMAND_IDS, ContentError, load_content
 from voicecheck.matcher import YES_NO, Match, Matcher, match_table, spoken_number
-from voicecheck.phrases import load_answer_phrases
+from voicecheck.understanding.phrases import load_answer_phrases
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "prompts" / "ja"

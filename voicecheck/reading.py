@@ -65,6 +65,7 @@ class Token:
     base: str  # dictionary form, e.g. 腫れる for 腫れ
     pos: str  # part of speech: 名詞, 動詞, 形容詞, 助詞, 助動詞, 感動詞, フィラー, 記号 …
     pos1: str  # sub-class: 自立, 非自立, 接尾, 数, 読点 …
+    morae: int = 0  # spoken length in morae (キャ is one, ッ and ー are one each)
 
     @property
     def is_boundary(self) -> bool:
@@ -123,7 +124,8 @@ def _token(feature: dict) -> Token:
     base = feature.get("orig", "") or surface
     if base == "*":
         base = surface
-    return Token(surface=surface, reading=reading, base=base, pos=pos, pos1=pos1)
+    morae = 0 if is_symbol else int(feature.get("mora_size") or 0)
+    return Token(surface=surface, reading=reading, base=base, pos=pos, pos1=pos1, morae=morae)
 
 
 # Open JTalk's extra kanji reader (SudachiPy) costs about 110 MB of memory and changes the reading

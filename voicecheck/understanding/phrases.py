@@ -61,6 +61,9 @@ class AgeRules:
     soon: tuple[str, ...]  # said before the age: 「来年で50」 is not 50 yet
     decade_parts: tuple[str, ...]  # 「40代後半」
     words: dict[str, int]
+    eras: dict[str, int]  # Japanese era name → the Western year of its first year (昭和 → 1926)
+    year_words: tuple[str, ...]  # 年 of 「昭和18年」
+    born: tuple[str, ...]  # 生まれ
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,13 @@ class FrequencyRules:
 
 
 @dataclass(frozen=True)
+class Caution:
+    context_dependent: tuple[str, ...]  # words whose meaning flips with context: read back, never accepted
+    session_commands: tuple[str, ...]  # command ids that change the session: accepted only when said clearly
+    strict_questions: tuple[str, ...]  # question ids where only a clear answer is accepted
+
+
+@dataclass(frozen=True)
 class AnswerPhrases:
     fillers: tuple[str, ...]
     neutral: tuple[str, ...]
@@ -106,6 +116,7 @@ class AnswerPhrases:
     order: OrderWords
     age: AgeRules
     frequency: FrequencyRules
+    caution: Caution
 
 
 def _number(file: str, key: str, value: Any, low: float, high: float) -> float:
@@ -182,12 +193,15 @@ def _order(t) -> OrderWords:
 
 
 def _age(t, content: Content) -> AgeRules:
-    t.no_unknown_keys({"question", "at_least", "years", "decades", "below", "above", "soon", "decade_parts", "words"})
+    t.no_unknown_keys({"question", "at_least", "years", "decades", "below", "above", "soon", "decade_parts", "words",
+                       "eras", "year_words", "born"})
     qid = t.choice("question", tuple(q.id for q in content.questions if q.kind == "yes_no"))
     words = _number_table(t, "words", 1, 130)
+    eras = _number_table(t, "eras", 1800, 2200)
     return AgeRules(qid, t.integer("at_least", 1, 130), t.texts("years"), t.texts("decades"),
                     t.texts("below"), t.texts("above"), t.texts("soon"), t.texts("decade_parts"),
-                    {k: int(v) for k, v in words.items()})
+                    {k: int(v) for k, v in words.items()}, {k: int(v) for k, v in eras.items()},
+                    t.texts("year_words"), t.texts("born"))
 
 
 def _frequency(t, content: Content) -> FrequencyRules:
@@ -220,11 +234,20 @@ def _negation(t) -> Negation:
                     rhetorical.texts("nominalisers"), rhetorical.texts("copulas"), rhetorical.texts("questions"))
 
 
+def _caution(t, content: Content) -> Caution:
+    t.no_unknown_keys({"context_dependent", "session_commands", "strict_questions"})
+    for key, allowed in (("session_commands", COMMAND_IDS), ("strict_questions", tuple(q.id for q in content.questions))):
+        for value in t.texts(key):
+            if value not in allowed:
+                raise ContentError(t.file, t._k(key), f"unknown id {value!r}; expected one of {', '.join(allowed)}")
+    return Caution(t.texts("context_dependent"), t.texts("session_commands"), t.texts("strict_questions"))
+
+
 def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
     """Read and check `answers.toml`; raise ContentError naming the file and key on any problem."""
     t = read_toml(Path(prompts_dir) / ANSWERS_FILE)
     t.no_unknown_keys({"fillers", "neutral", "negation", "corrections", "commands", "yes_no", "questions",
-                       "multi", "order", "age", "frequency"})
+                       "multi", "order", "age", "frequency", "caution"})
     neutral = t.table("neutral")
     neutral.no_unknown_keys({"words", "politeness", "endings"})
     commands = t.table("commands")
@@ -250,4 +273,5 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         order=_order(t.table("order")),
         age=_age(t.table("age"), content),
         frequency=_frequency(t.table("frequency"), content),
+        caution=_caution(t.table("caution"), content),
     )
