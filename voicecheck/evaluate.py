@@ -14,7 +14,10 @@ Exit status: 0 every answer matched, 1 some were missed, 2 the manifest could no
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from voicecheck.matcher import YES_NO, Match, Matcher
 
 NONE = "none"  # expected: the answer must be rejected as not understood
 TEXT = "text"  # expected: a free-text answer kept as said
+MAX_MANIFEST_BYTES = 32 * 2**20  # a manifest is a list of short answers; /dev/zero is not one
 
 
 @dataclass(frozen=True)
@@ -84,20 +88,58 @@ def _allowed(matcher: Matcher, question_id: str) -> tuple[str, set[str]]:
     return question.kind, allowed | set(question.option_ids)
 
 
-def read_manifest(manifest: Path, matcher: Matcher) -> list[Case]:
-    """Read and check every row; raise ManifestError listing all problems found."""
+def _manifest_text(manifest: Path) -> str:
+    """The manifest as text (a BOM is dropped); ManifestError for a missing, unreadable,
+    oversized or non-UTF-8 file."""
     try:
-        with Path(manifest).open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        with Path(manifest).open("rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
     except FileNotFoundError:
         raise ManifestError(f"The manifest {manifest} does not exist.") from None
     except IsADirectoryError:
         raise ManifestError(f"{manifest} is a folder; give the path of a .tsv file.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(f"The manifest {manifest} cannot be read ({err}). Save it as UTF-8 text.") from None
+    except OSError as err:
+        raise ManifestError(f"The manifest {manifest} cannot be read ({err.strerror or err}).") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"The manifest {manifest} is larger than {MAX_MANIFEST_BYTES // 2**20} MiB; "
+                            "a manifest is a tab-separated list of answers.")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ManifestError(f"The manifest {manifest} is not UTF-8 text (line {line}). Save it as UTF-8.") from None
+
+
+def _header(row: list[str]) -> list[str]:
+    # Column names are matched whatever their case or surrounding spaces ("Audio", " text ").
+    return [h.strip().lower() for h in row]
+
+
+def manifest_has_audio(manifest: Path) -> bool:
+    """Whether the manifest's answers are WAV files to transcribe (an `audio` column and no
+    `text` column, as read_manifest decides). False when the file cannot be read: read_manifest
+    then reports why."""
+    try:
+        text = _manifest_text(manifest)
+    except ManifestError:
+        return False
+    header = _header(text.split("\n", 1)[0].rstrip("\r").split("\t"))
+    return "text" not in header and "audio" in header
+
+
+def read_manifest(manifest: Path, matcher: Matcher) -> list[Case]:
+    """Read and check every row; raise ManifestError listing all problems found."""
+    text = _manifest_text(manifest)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        rows = list(reader)
+    except csv.Error as err:
+        limit = csv.field_size_limit() // 1024
+        raise ManifestError(f"The manifest {manifest} cannot be read at line {reader.line_num}: {err} "
+                            f"(a field may hold at most {limit} KiB).") from None
     if not rows:
         raise ManifestError(f"The manifest {manifest} is empty; it needs a header row: text, question, expected.")
-    header = [h.strip().lower() for h in rows[0]]
+    header = _header(rows[0])
     source = "text" if "text" in header else "audio" if "audio" in header else None
     missing = [c for c in ("question", "expected") if c not in header]
     if source is None or missing:
@@ -135,6 +177,10 @@ def read_manifest(manifest: Path, matcher: Matcher) -> list[Case]:
                 path = Path(manifest).parent / path
             if not path.is_file():
                 problems.append(f"line {number}: audio file {value.strip()!r} not found")
+                continue
+            if not os.access(path, os.R_OK):
+                problems.append(f"line {number}: audio file {value.strip()!r} cannot be read "
+                                f"({os.strerror(errno.EACCES)})")
                 continue
             cases.append(Case(number, question, expected, audio=path))
         else:
