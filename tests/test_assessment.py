@@ -48,9 +48,20 @@ def test_triage_levels_are_all_reachable(content):
     assert triage(answers(swelling="unknown"), content)[0] == "self_care"
 
 
+@pytest.mark.parametrize("safety", ["unknown", None])
+def test_an_unanswered_emergency_screen_is_never_self_care(content, safety):
+    given = answers(safety_now=safety) if safety else {k: v for k, v in answers().items() if k != "safety_now"}
+    result = assess(given, content)
+    assert result.safety_screen == "not_answered" and result.safety_not_answered
+    assert result.triage == "see_doctor_soon"
+    assert result.triage_reasons[0] == content.advice.safety_not_answered.reason
+    assert assess(answers(), content).safety_screen == "clear"
+    assert assess(answers(safety_now="yes"), content).safety_screen == "sign_present"
+
+
 def test_no_answers_and_partial_answers_do_not_fail(content):
     empty = assess({}, content)
-    assert empty.causes == () and empty.triage == "self_care"
+    assert empty.causes == () and empty.triage is None  # nothing said: no level at all
     assert empty.exercises  # a safe default set is still offered
     partial = assess({"safety_now": "no", "situations": ("stairs_down",)}, content)
     assert partial.causes

@@ -122,12 +122,12 @@ def assert_private_and_no_audio(data: Path) -> None:
     assert audio == [], f"keep-audio is off but sound files were kept: {audio[:5]}"
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is readable by others"
-    for folder in [data / "sessions", *[p for p in (data / "sessions").rglob("*") if p.is_dir()]]:
+    for folder in [p for p in data.rglob("*") if p.is_dir()]:
         assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0, f"{folder} is open to others"
 
 
-def only_summary(data: Path) -> dict:
-    summaries = list((data / "sessions").glob("*/summary.json"))
+def only_summary(data: Path, folder: str = "sessions") -> dict:
+    summaries = list((data / folder).glob("*/summary.json"))
     assert len(summaries) == 1, summaries
     return json.loads(summaries[0].read_text(encoding="utf-8"))
 
@@ -179,7 +179,8 @@ def test_replayed_session_opens_no_socket_and_keeps_no_audio(tmp_path):
     answers = replay_answers_dir(tmp_path)
     done, data, layers = run_guarded(tmp_path, ["--replay", str(answers), "--no-confirm"])
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
-    summary = only_summary(data)
+    summary = only_summary(data, "replays")  # a test session: kept apart from the user's own
+    assert not (data / "sessions").exists() or not list((data / "sessions").iterdir())
     assert summary["mode"] == "replay"
     assert summary["answers"], "the replayed answers were not understood at all"
     assert_private_and_no_audio(data)

@@ -2,6 +2,10 @@
 
 The result never claims to be a diagnosis; it ranks the causes the answers point to and keeps the
 answers that point to each one, so the read-back can say why ("because you said …").
+
+Safety comes first: only a clear "no" to the emergency screen (`safety_now`) rules the urgent
+signs out. Unknown, skipped, never reached: the screen counts as not answered, and then the
+triage is never "self_care" (see `triage`). With no answer at all there is no triage (None).
 """
 from __future__ import annotations
 
@@ -26,6 +30,12 @@ SEE_DOCTOR_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("back_nerve", ("yes",)),
 )
 MAX_EXERCISES = 3
+SAFETY_QUESTION = "safety_now"
+
+# What the emergency screen found (the summary's "safety_screen").
+SAFETY_SIGN = "sign_present"  # "yes": an urgent sign now
+SAFETY_CLEAR = "clear"  # a clear "no"
+SAFETY_NOT_ANSWERED = "not_answered"  # unknown, skipped, or never reached
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,15 @@ class RankedCause:
 @dataclass(frozen=True)
 class Assessment:
     causes: tuple[RankedCause, ...]  # only causes some answer points to, most likely first
-    triage: str
+    triage: str | None  # a TRIAGE_LEVELS id; None when there is no answer at all
     triage_reasons: tuple[str, ...]
     advice: tuple[str, ...]  # home measure ids, in the order of the advice file
     exercises: tuple[str, ...]  # recommended exercise ids
+    safety_screen: str = SAFETY_NOT_ANSWERED  # SAFETY_SIGN | SAFETY_CLEAR | SAFETY_NOT_ANSWERED
+
+    @property
+    def safety_not_answered(self) -> bool:
+        return self.safety_screen == SAFETY_NOT_ANSWERED
 
 
 def _given(answers: Mapping[str, AnswerValue], question_id: str) -> tuple[str, ...]:
@@ -79,15 +94,32 @@ def rank_causes(answers: Mapping[str, AnswerValue], content: Content) -> tuple[R
     return tuple(r for _, _, r in sorted(ranked, key=lambda x: (x[0], x[1])))
 
 
-def triage(answers: Mapping[str, AnswerValue], content: Content) -> tuple[str, tuple[str, ...]]:
-    if "yes" in _given(answers, "safety_now"):
-        return "emergency", (content.question("safety_now").yes_statement,)
+def safety_screen(answers: Mapping[str, AnswerValue]) -> str:
+    """SAFETY_SIGN for "yes", SAFETY_CLEAR for a clear "no", else SAFETY_NOT_ANSWERED."""
+    given = _given(answers, SAFETY_QUESTION)
+    if "yes" in given:
+        return SAFETY_SIGN
+    if given == ("no",):
+        return SAFETY_CLEAR
+    return SAFETY_NOT_ANSWERED
+
+
+def triage(answers: Mapping[str, AnswerValue], content: Content) -> tuple[str | None, tuple[str, ...]]:
+    screen = safety_screen(answers)
+    if screen == SAFETY_SIGN:
+        return "emergency", (content.question(SAFETY_QUESTION).yes_statement,)
+    if not answers:
+        return None, ()  # nothing was said: no level, reassuring or not
     reasons = tuple(
         describe_answer(content.question(qid), given, content)
         for qid, signs in SEE_DOCTOR_SIGNS
         for given in _given(answers, qid)
         if given in signs
     )
+    if screen == SAFETY_NOT_ANSWERED:
+        # The urgent signs were not ruled out: never reassure ("self_care"); the read-back
+        # repeats the signs and what to do (voicecheck.session.say_safety_not_answered).
+        return "see_doctor_soon", (content.advice.safety_not_answered.reason,) + reasons
     return ("see_doctor_soon", reasons) if reasons else ("self_care", ())
 
 
@@ -107,4 +139,5 @@ def recommend_exercises(causes: tuple[RankedCause, ...], content: Content) -> tu
 def assess(answers: Mapping[str, AnswerValue], content: Content) -> Assessment:
     causes = rank_causes(answers, content)
     level, reasons = triage(answers, content)
-    return Assessment(causes, level, reasons, choose_advice(causes, content), recommend_exercises(causes, content))
+    return Assessment(causes, level, reasons, choose_advice(causes, content), recommend_exercises(causes, content),
+                      safety_screen(answers))

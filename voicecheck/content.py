@@ -82,6 +82,11 @@ SYSTEM_PHRASES: dict[str, tuple[str, ...]] = {
     "goodbye_stopped": (),
     "emergency_intro": (),
     "emergency_repeat": (),
+    "save_failed": (),
+    "save_failed_start": (),
+    "resume_offer_again": (),
+    "resume_unclear": (),
+    "resume_damaged": (),
     "unknown_label": (),
     "yes_label": (),
     "no_label": (),
@@ -157,6 +162,18 @@ class HomeMeasure:
 
 
 @dataclass(frozen=True)
+class SafetyNotAnswered:
+    """Said, and written in the report, when the emergency screen got no clear "no"."""
+
+    intro: str
+    signs_intro: str
+    signs: tuple[str, ...]  # the urgent signs, a few per line
+    what_to_do: tuple[str, ...]  # call 119 now, or ask someone nearby
+    reason: str  # the triage reason, written like the answers' statements
+    notice: str  # one written sentence for the report and the history
+
+
+@dataclass(frozen=True)
 class Advice:
     emergency_lines: tuple[str, ...]
     device_cannot_call: str
@@ -167,6 +184,7 @@ class Advice:
     note_down: tuple[str, ...]
     doctor_questions: tuple[str, ...]
     home_measures: tuple[HomeMeasure, ...]
+    safety_not_answered: SafetyNotAnswered
 
 
 @dataclass(frozen=True)
@@ -349,7 +367,14 @@ def _load_advice(path: Path) -> Advice:
     for m in t.tables("home_measures"):
         m.no_unknown_keys({"id", "causes", "lines"})
         measures.append(HomeMeasure(m.text("id"), m.ids("causes", CAUSE_IDS, default=[]), m.texts("lines")))
+    unanswered = t.table("safety_not_answered")
+    unanswered.no_unknown_keys({"intro", "signs_intro", "signs", "what_to_do", "reason", "notice"})
     return Advice(
+        safety_not_answered=SafetyNotAnswered(
+            intro=unanswered.text("intro"), signs_intro=unanswered.text("signs_intro"),
+            signs=unanswered.texts("signs"), what_to_do=unanswered.texts("what_to_do"),
+            reason=unanswered.text("reason"), notice=unanswered.text("notice"),
+        ),
         emergency_lines=emergency.texts("lines"),
         device_cannot_call=emergency.text("device_cannot_call"),
         about_7119=emergency.texts("about_7119"),

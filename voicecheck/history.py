@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicecheck.content import Content, load_content
-from voicecheck.report import load_session_summary, people_time
+from voicecheck.assessment import SAFETY_NOT_ANSWERED
+from voicecheck.report import load_session_summary, people_time, safety_screen_of, triage_level_of
 from voicecheck.settings import Settings
 from voicecheck.store import SessionRecord, SessionStore, StoreError
 
@@ -37,6 +38,9 @@ BETTER_TITLE = "よくなった点"
 OTHER_TITLE = "そのほかの変化"
 NO_CHANGE = "前回から、お答えに変わりはありません。"
 NO_SESSIONS = "まだ記録がありません。python run.py で質問に答えると、ここに記録が並びます。"
+SAFETY_MARK = "（※急ぎの確認に答えていません）"
+SAFETY_FOOTNOTE = "※ 最初の急ぎの確認に、はっきりしたお答えがないセッションです。急ぎのサインがないとは言えません。"
+ABANDONED_HINT = "途中でやめたセッションも、続きから再開できます: python run.py --resume セッション名"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class SessionRow:
     triage: str  # the level's name for people, "—" when none
     top_cause: str  # the most likely cause's name, "—" when none
     summary: dict[str, Any] | None
+    safety_not_answered: bool = False
 
 
 def _value(summary: Mapping[str, Any], question_id: str) -> Any:
@@ -147,7 +152,7 @@ def compare_outcome(previous: Mapping[str, Any], current: Mapping[str, Any], con
     """Changes in the triage level and in the most likely cause."""
     changes = []
     levels = ("self_care", "see_doctor_soon", "emergency")
-    before, now = previous.get("triage"), current.get("triage")
+    before, now = triage_level_of(previous), triage_level_of(current)
     if before != now and before in levels and now in levels:
         direction = "worse" if levels.index(now) > levels.index(before) else "better"
         changes.append(Change("triage", direction, f"受診の目安が「{_triage_name(content, before)}」から"
@@ -188,19 +193,25 @@ def session_rows(store: SessionStore, content: Content) -> tuple[list[SessionRow
     for record in store.sessions():
         try:
             summary = load_session_summary(record, content)
+            if summary is None:
+                continue  # started but not a single answer saved
+            not_answered = safety_screen_of(summary) == SAFETY_NOT_ANSWERED
+            row = SessionRow(
+                session_id=record.id,
+                when=people_time(summary.get("started") or record.started),
+                status=_status(record, summary),
+                triage=_triage_name(content, triage_level_of(summary)) + (SAFETY_MARK if not_answered else ""),
+                top_cause=_top_cause(content, summary),
+                summary=summary,
+                safety_not_answered=not_answered,
+            )
         except StoreError as e:
             problems.append(str(e))
             continue
-        if summary is None:
-            continue  # started but not a single answer saved
-        rows.append(SessionRow(
-            session_id=record.id,
-            when=people_time(summary.get("started") or record.started),
-            status=_status(record, summary),
-            triage=_triage_name(content, summary.get("triage")),
-            top_cause=_top_cause(content, summary),
-            summary=summary,
-        ))
+        except (TypeError, ValueError, AttributeError, KeyError) as e:  # a summary of a shape never written
+            problems.append(f"セッション {record.id} の記録が壊れています（{type(e).__name__}）。")
+            continue
+        rows.append(row)
     return rows, problems
 
 
@@ -249,8 +260,12 @@ def render_history(rows: list[SessionRow], content: Content) -> str:
         for previous, current in zip(comparable, comparable[1:]):
             out.append("")
             out += render_changes(previous, current, content)
+    if any(r.safety_not_answered for r in rows):
+        out += ["", SAFETY_FOOTNOTE]
     if any(r.status == "unfinished" for r in rows):
         out += ["", "途中のセッションは、次に python run.py を始めたときに続きから再開できます。"]
+    if any(r.status == "abandoned" for r in rows):
+        out += ["", ABANDONED_HINT]
     out += ["", "くわしいまとめ: python run.py report セッション名"]
     return "\n".join(out) + "\n"
 
@@ -261,5 +276,5 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     rows, problems = session_rows(SessionStore(settings.data_dir), content)
     print(render_history(rows, content), end="")
     for problem in problems:
-        print(f"注意: {problem}")
+        print(f"注意: {problem}")  # the damaged session is named; every other one is listed above
     return 0

@@ -454,8 +454,10 @@ def command(args: argparse.Namespace, settings=None) -> int:
                 continue
             say(status.describe())
     elif action == "verify":
+        installed = 0
         for name in names or list(REGISTRY):
             status = model_status(name, models_dir, full=True)
+            installed += status.state != "missing"
             if status.ok:
                 say(status.describe())
             elif status.state == "missing" and not names:
@@ -463,6 +465,10 @@ def command(args: argparse.Namespace, settings=None) -> int:
             else:
                 problem(status.describe() + ("" if status.state == "missing" else f". {install_hint(name)}"))
                 failures += 1
+        if not names and not installed:
+            # Nothing to listen with is a failure, not "every installed model is fine".
+            problem(f"No speech model is installed in {models_dir}. Install one with: python run.py models fetch")
+            failures += 1
     else:
         for name in names or list(REGISTRY):
             spec = REGISTRY[name]

@@ -20,9 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from voicecheck.content import Content, Question, load_content
+from voicecheck.assessment import SAFETY_CLEAR, SAFETY_NOT_ANSWERED, SAFETY_QUESTION, SAFETY_SIGN
+from voicecheck.content import TRIAGE_LEVELS, Content, Question, load_content
 from voicecheck.settings import Settings
-from voicecheck.store import SessionRecord, SessionStore, StoreError, write_text_atomic
+from voicecheck.store import DAMAGED_FILE, SessionRecord, SessionStore, StoreError, os_reason, write_text_atomic
 
 REPORT_VERSION = 1
 SUPPORTED_SUMMARY_VERSION = 1
@@ -53,6 +54,8 @@ MODE_TEXT = {"live": "声", "text": "文字入力", "replay": "録音の再生�
 NOT_ASKED = "（まだ聞いていません）"
 SKIPPED = "（飛ばしました）"
 UNFINISHED_NOTE = "このセッションは最後まで終わっていません。保存されていた途中までの答えからまとめました。"
+NO_TRIAGE = "（お答えがないため、目安は出せません）"
+SAFETY_TITLE = "急ぎの確認に答えていません"
 
 
 # ------------------------------------------------------------------ the report model
@@ -90,7 +93,7 @@ class Report:
     status: str
     status_text: str
     unfinished: bool
-    triage: str
+    triage: str  # a triage level id, "none" when the session has no answer at all
     triage_name: str
     triage_lines: tuple[str, ...]
     triage_reasons: tuple[str, ...]
@@ -104,6 +107,8 @@ class Report:
     exercises_done: tuple[str, ...]
     disclaimer: str
     generated: str
+    safety_screen: str = "clear"  # sign_present | clear | not_answered
+    safety_lines: tuple[str, ...] = ()  # when not answered: the notice, the signs, what to do
 
 
 def people_time(iso: str | None) -> str:
@@ -187,6 +192,84 @@ def exercise_names(content: Content) -> dict[str, str]:
     return {e.id: e.name for e in book.exercises}
 
 
+_TEXT_LISTS = ("skipped", "causes", "triage_reasons", "advice", "exercises_recommended", "exercises_done")
+
+
+def check_summary(summary: Any, session_id: str = "") -> dict:
+    """The summary if every field the report and the history read has the right type; else
+    StoreError naming the session and the field (the summary was damaged or written by hand)."""
+    def wrong(field: str) -> StoreError:
+        who = f"セッション {session_id} の" if session_id else ""
+        return StoreError(f"{who}記録（summary.json）が壊れています（{field} の形が違います）。")
+
+    if not isinstance(summary, dict):
+        raise wrong("全体")
+    version = summary.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise wrong("version")
+    for field in ("session_id", "started", "ended", "mode", "status", "triage", "safety_screen"):
+        if summary.get(field) is not None and not isinstance(summary[field], str):
+            raise wrong(field)
+    for field in ("answers", "answer_details"):
+        if not isinstance(summary.get(field) or {}, dict):
+            raise wrong(field)
+    for field in _TEXT_LISTS:
+        value = summary.get(field) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise wrong(field)
+    for qid, value in (summary.get("answers") or {}).items():
+        if not _plain_value(value):
+            raise wrong(f"answers.{qid}")
+    for qid, details in (summary.get("answer_details") or {}).items():
+        if not isinstance(details, dict) or not _plain_value(details.get("value")) \
+                or not isinstance(details.get("status", "answered"), str) \
+                or not isinstance(details.get("heard", ""), (str, type(None))):
+            raise wrong(f"answer_details.{qid}")
+    details = summary.get("cause_details") or []
+    if not isinstance(details, list):
+        raise wrong("cause_details")
+    for detail in details:
+        reasons = detail.get("reasons") or [] if isinstance(detail, dict) else None
+        if not isinstance(detail, dict) or not isinstance(detail.get("id", ""), str) \
+                or not isinstance(detail.get("name", ""), (str, type(None))) \
+                or not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            raise wrong("cause_details")
+    return summary
+
+
+def _plain_value(value: Any) -> bool:
+    return value is None or isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def safety_screen_of(summary: Mapping[str, Any]) -> str:
+    """What the emergency screen found; read from the answers for summaries older than the field."""
+    screen = summary.get("safety_screen")
+    if screen in (SAFETY_SIGN, SAFETY_CLEAR, SAFETY_NOT_ANSWERED):
+        return str(screen)
+    if summary.get("triage") == "emergency":
+        return SAFETY_SIGN
+    value = (summary.get("answers") or {}).get(SAFETY_QUESTION)
+    return {"yes": SAFETY_SIGN, "no": SAFETY_CLEAR}.get(value, SAFETY_NOT_ANSWERED) \
+        if isinstance(value, str) else SAFETY_NOT_ANSWERED
+
+
+def triage_level_of(summary: Mapping[str, Any]) -> str | None:
+    """The triage level to show. A session saved before the rule existed may say "self_care"
+    although its emergency screen was not answered: that is never shown as reassurance."""
+    level = summary.get("triage")
+    if not isinstance(level, str) or level not in TRIAGE_LEVELS:
+        return None
+    if level == "self_care" and safety_screen_of(summary) == SAFETY_NOT_ANSWERED:
+        return "see_doctor_soon"
+    return level
+
+
+def safety_lines(content: Content) -> tuple[str, ...]:
+    text = content.advice.safety_not_answered
+    return (text.notice, text.signs_intro, *text.signs, *text.what_to_do, *content.advice.about_7119)
+
+
 def build_report(summary: Mapping[str, Any], content: Content, *, unfinished: bool = False,
                  exercises: Mapping[str, str] | None = None) -> Report:
     """Arrange a session summary for the doctor. `exercises` maps exercise ids to names
@@ -209,8 +292,12 @@ def build_report(summary: Mapping[str, Any], content: Content, *, unfinished: bo
     if rest:
         groups.append(AnswerGroup(OTHER_GROUP, rest))
 
-    level = str(summary.get("triage") or "self_care")
-    triage_text = content.advice.triage.get(level)
+    level = triage_level_of(summary)
+    triage_text = content.advice.triage.get(level) if level else None
+    screen = safety_screen_of(summary)
+    reasons = tuple(summary.get("triage_reasons") or ())
+    if screen == SAFETY_NOT_ANSWERED and level and content.advice.safety_not_answered.reason not in reasons:
+        reasons = (content.advice.safety_not_answered.reason,) + reasons
     status = str(summary.get("status") or "stopped")
     causes = []
     for detail in summary.get("cause_details") or ():
@@ -230,10 +317,10 @@ def build_report(summary: Mapping[str, Any], content: Content, *, unfinished: bo
         status=status,
         status_text=STATUS_TEXT.get(status, status),
         unfinished=unfinished,
-        triage=level,
-        triage_name=triage_text.name if triage_text else level,
+        triage=level or "none",
+        triage_name=triage_text.name if triage_text else NO_TRIAGE,
         triage_lines=triage_text.lines if triage_text else (),
-        triage_reasons=tuple(summary.get("triage_reasons") or ()),
+        triage_reasons=reasons if level else (),
         emergency_lines=content.advice.emergency_lines + (content.advice.device_cannot_call,)
         if level == "emergency" else (),
         answers=tuple(groups),
@@ -245,6 +332,8 @@ def build_report(summary: Mapping[str, Any], content: Content, *, unfinished: bo
         exercises_done=tuple(names.get(e, e) for e in summary.get("exercises_done") or ()),
         disclaimer=content.say("disclaimer"),
         generated=people_time(datetime.now().astimezone().isoformat()),
+        safety_screen=screen,
+        safety_lines=safety_lines(content) if screen == SAFETY_NOT_ANSWERED else (),
     )
 
 
@@ -266,6 +355,11 @@ def render_markdown(report: Report) -> str:
     ]
     if report.unfinished:
         out.append(f"- {UNFINISHED_NOTE}")
+    if report.safety_lines:
+        out += ["", f"## 注意: {SAFETY_TITLE}", ""]
+        out.append(f"**{_md(report.safety_lines[0])}**")
+        out.append("")
+        out += [f"- {_md(line)}" for line in report.safety_lines[1:]]
     out += ["", f"## 受診の目安: {report.triage_name}", ""]
     for line in report.emergency_lines:
         out.append(f"**{_md(line)}**  ")
@@ -370,7 +464,14 @@ def render_html(report: Report) -> str:
     ]
     if report.unfinished:
         out.append(f"<li>{_h(UNFINISHED_NOTE)}</li>")
-    out += ["</ul>", "<h2>受診の目安</h2>", f'<section class="triage triage-{_h(report.triage)}">',
+    out.append("</ul>")
+    if report.safety_lines:
+        out += ['<section class="triage triage-emergency safety-not-answered">',
+                f'<p class="level">{_h(SAFETY_TITLE)}</p>',
+                f'<p class="emergency-line">{_h(report.safety_lines[0])}</p>', "<ul>"]
+        out += [f"<li>{_h(line)}</li>" for line in report.safety_lines[1:]]
+        out += ["</ul>", "</section>"]
+    out += ["<h2>受診の目安</h2>", f'<section class="triage triage-{_h(report.triage)}">',
             f'<p class="level">{_h(report.triage_name)}</p>']
     out += [f'<p class="emergency-line">{_h(line)}</p>' for line in report.emergency_lines]
     if report.triage_reasons:
@@ -442,13 +543,12 @@ def render(report: Report, fmt: str, summary: Mapping[str, Any] | None = None) -
 def summary_from_progress(record: SessionRecord, progress: dict, content: Content) -> dict:
     """A summary for a session that never reached its end, from the answers saved so far."""
     from voicecheck.assessment import assess
-    from voicecheck.conversation import Progress
-    from voicecheck.session import build_summary
+    from voicecheck.session import build_summary, progress_from_saved
 
     try:
-        saved = Progress.from_json(progress)
-    except (TypeError, ValueError, AttributeError) as e:
-        raise StoreError(f"セッション {record.id} の途中経過を読めません（{e}）。") from None
+        saved = progress_from_saved(progress, content)
+    except ValueError as e:
+        raise StoreError(f"セッション {record.id} の途中の記録（progress.json）が壊れています（{e}）。") from None
     result = assess(saved.answer_values(), content)
     meta = record.load_meta()
     summary = build_summary(record.id, meta.get("started", ""), meta.get("mode", ""), "stopped", saved, result, ())
@@ -459,11 +559,15 @@ def summary_from_progress(record: SessionRecord, progress: dict, content: Conten
 
 
 def load_session_summary(record: SessionRecord, content: Content) -> dict | None:
-    """The finished summary, or one rebuilt from saved progress; None for an empty session."""
+    """The finished summary, or one rebuilt from saved progress; None for an empty session.
+    StoreError, naming the session, when what is on disk is damaged."""
     summary = record.load_summary()
     if summary is not None:
-        return summary
+        return check_summary(summary, record.id)
     progress = record.load_progress() or record.load_abandoned()
+    if progress is None and record.is_damaged:
+        raise StoreError(f"セッション {record.id} の途中の記録は壊れていたため、別にしてあります"
+                         f"（{record.path / DAMAGED_FILE}）。")
     if not progress or not progress.get("answers"):
         return None
     return summary_from_progress(record, progress, content)
@@ -481,7 +585,15 @@ def write_report(text: str, path: Path) -> Path:
 def command(args: argparse.Namespace, settings: Settings) -> int:
     """`python run.py report [SESSION] [--format md|html|json|all] [--output FILE|DIR|-]`."""
     store = SessionStore(settings.data_dir)
-    record = store.get(getattr(args, "session", None))
+    wanted = getattr(args, "session", None)
+    try:
+        record = store.get(wanted)
+    except StoreError:
+        # A replayed (test) session is reported only when asked for by name.
+        replays = SessionStore.for_replays(settings.data_dir)
+        if wanted in (None, "latest", "last") or not any(r.id.startswith(wanted.strip()) for r in replays.sessions()):
+            raise
+        record = replays.get(wanted)
     content = load_content(settings.prompts_dir)
     summary = load_session_summary(record, content)
     if summary is None:
@@ -510,7 +622,7 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
             written = write_report(render(report, f, summary), path)
             print(f"書き出しました: {written}")
     except OSError as e:
-        print(f"レポートを書き出せません: {e.filename or ''}（{e.strerror}）", file=sys.stderr)
+        print(f"レポートを書き出せません: {e.filename or ''}（{os_reason(e)}）", file=sys.stderr)
         return 1
     if "html" in targets:
         print("HTML はブラウザで開いて、そのまま印刷できます。")

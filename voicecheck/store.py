@@ -7,18 +7,27 @@ Layout::
         transcript.jsonl  one JSON line per event, appended and fsynced
         progress.json     the answers so far, rewritten atomically after every answer
         summary.json      written once at the end; its presence means "finished"
+    <data_dir>/replays/<id>/  the same for replayed (test) sessions: never listed or offered
+                              to the user, see `SessionStore.for_replays`
 
 A session killed half-way has ``progress.json`` but no ``summary.json``; the next start
 offers to resume it. Folders are 0700 and files 0600 because the answers are health data.
 Every whole-file write goes through `write_json_atomic`: a temporary file in the same folder,
 fsync, then ``os.replace``, so a reader sees either the old file or the new one, never half.
+A transcript line is written with one ``os.write`` and cut back off if the disk took only part
+of it, so a full disk never leaves half a line; readers skip a damaged line all the same.
+Only one conversation at a time uses a data folder (`SessionStore.lock`, an flock the system
+drops even when the process is killed).
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,11 +44,68 @@ TRANSCRIPT_FILE = "transcript.jsonl"
 PROGRESS_FILE = "progress.json"
 SUMMARY_FILE = "summary.json"
 ABANDONED_FILE = "progress.abandoned.json"  # progress of a session the user chose not to resume
+DAMAGED_FILE = "progress.damaged.json"  # a progress file that could not be read, set aside as it was
 AUDIO_DIR = "audio"  # only used when keep-audio is on
+SESSIONS_DIR = "sessions"
+REPLAYS_DIR = "replays"
+LOCK_FILE = ".session.lock"
+SPOKEN_DIR = "spoken"  # what a replay said, kept only while it runs (see app.py)
+RECORD_LOCK_FILE = ".running.lock"
+
+MAX_JSON_BYTES = 8 * 2**20  # far above any real summary; a bigger file is not ours
+MAX_TRANSCRIPT_BYTES = 64 * 2**20
+# `.<name>.<pid>.<hex>.tmp`: the temporary file of an atomic write (see write_text_atomic)
+TEMPORARY_FILE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class StoreError(Exception):
     """A problem with the saved sessions, worded for the person at the keyboard."""
+
+
+class StoreWriteError(StoreError):
+    """Something could not be saved. Nothing partial was left behind; what was saved before stays."""
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+class SessionRunning(StoreError):
+    """Another conversation is using the same data folder right now."""
+
+
+def os_reason(err: OSError) -> str:
+    """Why a file operation failed, in plain words."""
+    if err.errno in DISK_FULL_ERRNOS:
+        return "ディスクの空きがありません"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "読み書きする権限がありません"
+    if err.errno == errno.EROFS:
+        return "読み取り専用の場所です"
+    if err.errno == errno.ENOENT:
+        return "見つかりません"
+    return err.strerror or str(err)
+
+
+def write_error(what: str, err: OSError) -> StoreWriteError:
+    full = err.errno in DISK_FULL_ERRNOS
+    advice = "不要なファイルを消して空きを作ってから、もう一度始めてください。" if full else ""
+    return StoreWriteError(f"{what}を保存できません（{os_reason(err)}）。それまでに保存したお答えは残っています。{advice}",
+                           disk_full=full)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def now_iso() -> str:
@@ -95,7 +161,9 @@ def write_text_atomic(path: Path, text: str, mode: int = FILE_MODE) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         os.fchmod(fd, mode)  # exact mode whatever the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # "replace": text that is not valid Unicode (a lone surrogate from a bad byte) is saved
+        # with a marker instead of failing the whole write
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -109,17 +177,32 @@ def write_text_atomic(path: Path, text: str, mode: int = FILE_MODE) -> None:
     _fsync_dir(path.parent)
 
 
+def read_limited(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a file; OSError for a bigger one, so /dev/zero cannot eat memory."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit // 2**20} MiB")
+    return data
+
+
 def _read_json(path: Path) -> dict | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_limited(path, MAX_JSON_BYTES)
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise StoreError(f"{path} を読めません（{e.strerror}）。") from e
+        if e.errno == errno.EFBIG:
+            raise StoreError(f"{path} が壊れています（大きすぎます）。") from None
+        raise StoreError(f"{path} を読めません（{os_reason(e)}）。") from None
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StoreError(f"{path} が壊れています（文字として読めないところがあります）。") from None
     except json.JSONDecodeError as e:
-        raise StoreError(f"{path} が壊れています（JSON の {e.lineno} 行目）。") from e
+        raise StoreError(f"{path} が壊れています（JSON の {e.lineno} 行目）。") from None
+    except RecursionError:
+        raise StoreError(f"{path} が壊れています（入れ子が深すぎます）。") from None
     if not isinstance(data, dict):
         raise StoreError(f"{path} の形式が違います（JSON のオブジェクトではありません）。")
     return data
@@ -164,6 +247,11 @@ class SessionRecord:
     def is_abandoned(self) -> bool:
         return (self.path / ABANDONED_FILE).exists() and not self.summary_path.exists()
 
+    @property
+    def is_damaged(self) -> bool:
+        """Its progress could not be read and was set aside (see `set_aside_damaged`)."""
+        return (self.path / DAMAGED_FILE).exists() and not self.summary_path.exists()
+
     def load_meta(self) -> dict:
         """{"version", "session_id", "mode", "started"}; {} for a folder written by hand."""
         try:
@@ -180,51 +268,95 @@ class SessionRecord:
         return self.load_meta().get("started")
 
     def log(self, event: dict) -> None:
-        """Append one event to transcript.jsonl and make it durable before returning."""
-        line = _dumps({"t": now_iso(), **event}, indent=None) + "\n"
-        fd = os.open(self.transcript_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        """Append one event to transcript.jsonl and make it durable before returning.
+
+        The line goes in whole or not at all: one write call (so lines never interleave), and a
+        short write (a full disk) is cut back off. StoreWriteError when it could not be written."""
+        text = _dumps({"t": now_iso(), **event}, indent=None)
+        data = text.encode("utf-8", "replace") + b"\n"  # "replace": a lone surrogate is not UTF-8
+        try:
+            fd = os.open(self.transcript_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        except OSError as e:
+            raise write_error("会話の記録", e) from None
         try:
             os.fchmod(fd, FILE_MODE)
-            os.write(fd, line.encode("utf-8"))  # one write call: lines never interleave
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a line cut off earlier must not swallow this one
+            try:
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
+                os.fsync(fd)
+            except OSError as e:
+                _cut_back(fd, size)
+                raise write_error("会話の記録", e) from None
+        except OSError as e:
+            raise write_error("会話の記録", e) from None
         finally:
             os.close(fd)
 
     def transcript(self) -> list[dict]:
-        """The logged events; a half-written last line (process killed mid-write) is ignored."""
+        """The logged events; damaged lines (a kill mid-write, half a character) are skipped."""
         try:
-            lines = self.transcript_path.read_text(encoding="utf-8").splitlines()
+            raw = read_limited(self.transcript_path, MAX_TRANSCRIPT_BYTES)
         except FileNotFoundError:
             return []
+        except OSError:
+            return []  # the transcript is only the story of the talk; answers live in progress/summary
         events = []
-        for line in lines:
+        for line in raw.split(b"\n"):
             try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
+                event = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(event, dict):
                 events.append(event)
         return events
 
     def save_progress(self, progress: dict) -> None:
-        write_json_atomic(self.progress_path, progress)
+        """Replace progress.json; StoreWriteError (with the old file intact) when it cannot be written."""
+        try:
+            write_json_atomic(self.progress_path, progress)
+        except OSError as e:
+            raise write_error("お答え", e) from None
 
     def load_progress(self) -> dict | None:
         """The last saved progress, or None. Raises StoreError if the file is unreadable."""
         return _read_json(self.progress_path)
 
     def abandon(self) -> None:
-        """The user chose not to resume: keep the answers, stop offering the session."""
-        if self.progress_path.exists():
-            os.replace(self.progress_path, self.path / ABANDONED_FILE)
-            _fsync_dir(self.path)
+        """The user chose not to resume: keep the answers, stop offering the session.
+        `restore` brings it back (python run.py --resume SESSION)."""
+        self._move(self.progress_path, self.path / ABANDONED_FILE)
+
+    def restore(self) -> None:
+        """Make a session set aside by `abandon` resumable again."""
+        self._move(self.path / ABANDONED_FILE, self.progress_path)
+
+    def set_aside_damaged(self) -> None:
+        """A progress file that cannot be read is kept as it was, under another name, so that it
+        no longer blocks a start and can still be looked at."""
+        self._move(self.progress_path, self.path / DAMAGED_FILE)
+
+    def _move(self, source: Path, target: Path) -> None:
+        try:
+            if source.exists():
+                os.replace(source, target)
+                _fsync_dir(self.path)
+        except OSError as e:
+            raise StoreError(f"セッション {self.id} の記録を動かせません（{os_reason(e)}）。") from None
 
     def load_abandoned(self) -> dict | None:
         return _read_json(self.path / ABANDONED_FILE)
 
     def finish(self, summary: dict) -> Path:
-        """Write summary.json; afterwards the session is finished and progress.json is gone."""
-        write_json_atomic(self.summary_path, summary)
+        """Write summary.json; afterwards the session is finished and progress.json is gone.
+        StoreWriteError when it cannot be written: progress.json then still holds every answer."""
+        try:
+            write_json_atomic(self.summary_path, summary)
+        except OSError as e:
+            raise write_error("まとめ", e) from None
         # The summary holds everything progress held; removing progress only after the summary
         # is on disk means a crash in between still leaves a finished session.
         for leftover in (self.progress_path, self.path / ABANDONED_FILE):
@@ -244,14 +376,129 @@ class SessionRecord:
         _make_private_dir(d)
         return d
 
+    def spoken_dir(self) -> Path:
+        """A private folder for what a replay says, removed by `remove_spoken_dir` at its end
+        (or, after a kill, by the next start's `SessionStore.sweep`)."""
+        d = self.path / SPOKEN_DIR
+        _make_private_dir(d)
+        os.chmod(d, DIR_MODE)
+        return d
+
+    def remove_spoken_dir(self) -> None:
+        shutil.rmtree(self.path / SPOKEN_DIR, ignore_errors=True)
+
+    def hold(self) -> "FolderLock":
+        """Marks this session as running until released (or the process dies)."""
+        return FolderLock(self.path / RECORD_LOCK_FILE).acquire(f"セッション {self.id} はもう動いています。")
+
+
+class FolderLock:
+    """An exclusive flock on a file; the system releases it when the process ends, however it ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError:
+            os.close(fd)
+            raise
+        self.fd = fd
+        try:  # who holds it, for the message another start shows
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # a full disk must not stop the lock itself
+        return True
+
+    def acquire(self, busy_message: str) -> "FolderLock":
+        try:
+            if self.try_acquire():
+                return self
+        except OSError as e:
+            raise StoreError(f"{self.path} を開けません（{os_reason(e)}）。") from None
+        try:
+            holder = self.path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            holder = ""
+        raise SessionRunning(busy_message + (f"（プロセス番号 {holder}）" if holder.isdigit() else ""))
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+    def __enter__(self) -> "FolderLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _cut_back(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass  # readers skip a damaged line anyway
+
 
 class SessionStore:
-    """All sessions under one data folder."""
+    """All sessions under one data folder (or all replayed sessions: `for_replays`)."""
 
-    def __init__(self, data_dir: Path, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, data_dir: Path, now: Callable[[], datetime] | None = None,
+                 folder: str = SESSIONS_DIR) -> None:
         self.data_dir = Path(data_dir).expanduser()
-        self.sessions_dir = self.data_dir / "sessions"
+        self.sessions_dir = self.data_dir / folder
         self._now = now or datetime.now
+
+    @classmethod
+    def for_replays(cls, data_dir: Path, now: Callable[[], datetime] | None = None) -> "SessionStore":
+        """Replayed (test) sessions: kept apart, never listed in history nor offered for resuming."""
+        return cls(data_dir, now, folder=REPLAYS_DIR)
+
+    def lock(self) -> FolderLock:
+        """Hold the data folder for one conversation; SessionRunning when another one has it."""
+        self.ensure_dirs()
+        return FolderLock(self.sessions_dir / LOCK_FILE).acquire(
+            f"このデータフォルダ（{self.data_dir}）では、別のセッションがもう動いています。"
+            "そちらを終えてから、もう一度始めてください。"
+        )
+
+    def sweep(self) -> list[Path]:
+        """Remove what killed runs left: temporary files of atomic writes whose writer is gone,
+        and replay read-back folders no running replay holds. Returns what was removed."""
+        removed: list[Path] = []
+        for record in self.sessions():
+            try:
+                entries = list(record.path.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                m = TEMPORARY_FILE.match(entry.name)
+                if m and not _pid_alive(int(m.group(1))):
+                    try:
+                        entry.unlink()
+                        removed.append(entry)
+                    except OSError:
+                        pass
+            spoken = record.path / SPOKEN_DIR
+            if spoken.is_dir():
+                lock = FolderLock(record.path / RECORD_LOCK_FILE)
+                try:
+                    free = lock.try_acquire()
+                except OSError:
+                    free = False
+                if free:
+                    shutil.rmtree(spoken, ignore_errors=True)
+                    removed.append(spoken)
+                    lock.release()
+        return removed
 
     def audio_dir(self) -> Path:
         """A private folder for microphone recordings; used only when keep-audio is on."""
@@ -265,43 +512,59 @@ class SessionStore:
         try:
             _make_private_dir(self.sessions_dir)
             os.chmod(self.sessions_dir, DIR_MODE)
+            if not os.access(self.sessions_dir, os.R_OK | os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "permission denied")
         except OSError as e:
+            what = "作れません" if e.errno != errno.EACCES else "使えません"
             raise StoreError(
-                f"データフォルダ {self.data_dir} を作れません（{e.strerror}）。"
+                f"データフォルダ {self.data_dir} を{what}（{os_reason(e)}）。"
                 "設定 data_dir で書き込めるフォルダを指定してください。"
-            ) from e
+            ) from None
 
     def start(self, mode: str) -> SessionRecord:
-        """Create a new, empty session folder named after the current local time."""
+        """Create a new, empty session folder named after the current local time.
+        StoreWriteError when the disk is full (nothing half-made is left behind)."""
         self.ensure_dirs()
         stamp = self._now().strftime("%Y%m%d-%H%M%S")
         n = 1
-        while True:
-            session_id = stamp if n == 1 else f"{stamp}-{n}"
-            path = self.sessions_dir / session_id
-            try:
-                path.mkdir(mode=DIR_MODE)  # fails if it exists: two starts in one second get -2, -3
-                break
-            except FileExistsError:
-                n += 1
-        os.chmod(path, DIR_MODE)
-        _fsync_dir(self.sessions_dir)
-        record = SessionRecord(session_id, path)
-        write_json_atomic(
-            path / META_FILE,
-            {"version": 1, "session_id": session_id, "mode": mode, "started": now_iso()},
-        )
-        return record
+        try:
+            while True:
+                session_id = stamp if n == 1 else f"{stamp}-{n}"
+                path = self.sessions_dir / session_id
+                try:
+                    path.mkdir(mode=DIR_MODE)  # fails if it exists: two starts in one second get -2, -3
+                    break
+                except FileExistsError:
+                    n += 1
+        except OSError as e:
+            raise write_error("新しいセッション", e) from None
+        try:
+            os.chmod(path, DIR_MODE)
+            _fsync_dir(self.sessions_dir)
+            write_json_atomic(
+                path / META_FILE,
+                {"version": 1, "session_id": session_id, "mode": mode, "started": now_iso()},
+            )
+        except OSError as e:
+            shutil.rmtree(path, ignore_errors=True)  # an empty folder would only confuse the history
+            raise write_error("新しいセッション", e) from None
+        return SessionRecord(session_id, path)
 
     def sessions(self) -> list[SessionRecord]:
         """Every session folder, oldest first."""
-        if not self.sessions_dir.is_dir():
-            return []
-        found = [
-            SessionRecord(p.name, p)
-            for p in self.sessions_dir.iterdir()
-            if p.is_dir() and SESSION_ID.match(p.name)
-        ]
+        try:
+            if not self.sessions_dir.is_dir():
+                return []
+            found = [
+                SessionRecord(p.name, p)
+                for p in self.sessions_dir.iterdir()
+                if SESSION_ID.match(p.name) and p.is_dir()
+            ]
+        except OSError as e:
+            raise StoreError(
+                f"データフォルダ {self.sessions_dir} を読めません（{os_reason(e)}）。"
+                "設定 data_dir で、読み書きできるフォルダを指定してください。"
+            ) from None
         return sorted(found, key=lambda r: _id_sort_key(r.id))
 
     def finished(self) -> list[SessionRecord]:
@@ -313,6 +576,10 @@ class SessionStore:
             if record.is_unfinished:
                 return record
         return None
+
+    def all_unfinished(self) -> list[SessionRecord]:
+        """Every interrupted session, newest first."""
+        return [r for r in reversed(self.sessions()) if r.is_unfinished]
 
     def get(self, session_id: str | None) -> SessionRecord:
         """A session by id (or a unique beginning of one, e.g. a date); None: the latest finished."""
