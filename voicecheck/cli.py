@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replay-out", metavar="DIR", help="再生モードで話した内容（WAV と文字）を書き出す場所")
     parser.add_argument("--summary", metavar="FILE", help="まとめ（JSON）をこのファイルにも書く")
     parser.add_argument("--no-confirm", action="store_true", help="聞き取りが不確かでも聞き返さずに一番近い答えを使う")
-    parser.add_argument("--fresh", action="store_true", help="途中のセッションがあっても新しく始める")
+    parser.add_argument("--fresh", action="store_true", help="途中のセッションがあっても新しく始める（途中のものは別にしておく）")
+    parser.add_argument("--resume", metavar="SESSION", help="途中で終わった（やめた）セッションを、名前を指定して続きから始める")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ev = sub.add_parser("evaluate", parents=[common], help="答えの聞き取り精度を測る（テスト用）")
@@ -76,7 +77,24 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _usable_output() -> None:
+    """A closed standard output or error (run.py >&-) becomes a discard, and text that the
+    terminal's encoding cannot show is replaced, so printing never ends a session."""
+    from voicecheck.textio import DiscardOutput
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, DiscardOutput())
+        elif hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _usable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     friendly = _friendly_errors()
@@ -90,6 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n中断しました。ここまでのお答えは保存してあります。", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`); answers are saved after each question.
+        import os
+
+        from voicecheck.textio import DiscardOutput
+
+        try:  # the interpreter flushes stdout once more on exit: point it at nothing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        except (OSError, AttributeError, ValueError):
+            pass
+        sys.stdout = DiscardOutput()
+        print("画面への出力が途中で閉じられました。ここまでのお答えは保存してあります。", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

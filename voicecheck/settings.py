@@ -20,6 +20,7 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "VOICECHECK_CONFIG"
+MAX_CONFIG_BYTES = 256 * 1024  # a settings file is a few dozen lines
 
 
 def default_data_dir() -> Path:
@@ -208,7 +209,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The raw table of a settings file; SettingsError for syntax errors and unknown names."""
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            raw = f.read(MAX_CONFIG_BYTES + 1)  # a limit: --config /dev/zero must not eat the memory
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise SettingsError(f"設定ファイル {path} が大きすぎます（{MAX_CONFIG_BYTES // 1024} KiB まで）。"
+                                "設定ファイルではないようです。python run.py config --init で作り直せます。")
+        # Windows Notepad saves with a byte order mark; TOML does not allow one, people do.
+        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
     except FileNotFoundError:
         raise SettingsError(
             f"設定ファイル {path} がありません。python run.py config --init で作れます。"
@@ -217,8 +223,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"設定ファイル {path} はフォルダです。ファイルを指定してください。") from None
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"設定ファイル {path} の書き方に誤りがあります: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SettingsError(f"設定ファイル {path} を読めません: {e}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"設定ファイル {path} は UTF-8 の文字ではありません。"
+                            "テキストエディタで UTF-8 として保存し直してください。") from None
+    except OSError as e:
+        raise SettingsError(f"設定ファイル {path} を読めません: {e.strerror or e}") from None
     for name, value in data.items():
         if name not in SPEC_BY_NAME:
             hint = ""
