@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("action", choices=("fetch", "verify", "list"))
     mod.add_argument("names", nargs="*", metavar="MODEL")
     mod.add_argument("--quiet", action="store_true")
+
+    srv = sub.add_parser("serve", parents=[common], help="部屋ごとのサテライト（Wyoming）で質問する。音声サービスも開ける")
+    from voicecheck.satellites.config import add_arguments as add_serve_arguments
+    add_serve_arguments(srv)
     return parser
 
 
@@ -148,4 +152,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "models":
         from voicecheck.models import command as models_command
         return models_command(args, settings)
+    if command == "serve":
+        from voicecheck.satellites.server import serve_command
+        return serve_command(args, settings)
     raise AssertionError(command)

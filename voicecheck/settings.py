@@ -130,6 +130,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("models_dir", "folder", "音声認識モデルのフォルダ"),
 )
 SPEC_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
+# Tables of the settings file that other modules read and check (voicecheck.satellites.config).
+SECTION_TABLES = ("satellites", "speech_services")
 assert set(SPEC_BY_NAME) == {f.name for f in fields(Settings)}, "every Settings field needs a Spec"
 
 _TRUE = {"true", "yes", "on", "1", "はい"}
@@ -229,6 +231,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise SettingsError(f"設定ファイル {path} を読めません: {e.strerror or e}") from None
     for name, value in data.items():
+        if name in SECTION_TABLES:
+            continue  # read and checked by its own module
         if name not in SPEC_BY_NAME:
             hint = ""
             close = difflib.get_close_matches(name, list(SPEC_BY_NAME), n=1)
@@ -272,6 +276,8 @@ def load_settings(
         raw = read_config_file(path)
         config_file = path
         for name, value in raw.items():
+            if name in SECTION_TABLES:
+                continue
             spec = SPEC_BY_NAME[name]
             values[name] = parse_value(spec, value, f"設定ファイル {path}", base_dir=path.parent)
             sources[name] = "file"
