@@ -17,10 +17,11 @@ class FakeMatch:
     text: str | None = None
     score: float = 0.0
     decision: str = "reprompt"
+    cautions: tuple[str, ...] = ()
 
 
 class IdMatcher:
-    """'yes' → option yes; 'a+b' → several; '?yes' → the same but uncertain; '!stop' → command stop."""
+    """'yes' → option yes; 'a+b' → several; '?yes' → the same but uncertain; '!stop' → command stop; '?!stop' → the same, doubtful."""
 
     def __init__(self, content) -> None:
         self.content = content
@@ -29,11 +30,16 @@ class IdMatcher:
     def phrases(self, question_id: str) -> tuple[str, ...]:
         return (question_id,)
 
+    def understand(self, question_id: str, heard) -> FakeMatch:
+        return self.match(question_id, heard.text)
+
     def match(self, question_id: str, heard: str) -> FakeMatch:
         self.calls.append((question_id, heard))
         heard = heard.strip()
         if heard.startswith("!") and heard[1:] in COMMANDS:
             return FakeMatch(command=heard[1:], score=100, decision="accept")
+        if heard.startswith("?!") and heard[2:] in COMMANDS:
+            return FakeMatch(command=heard[2:], score=70, decision="confirm")
         decision = "accept"
         if heard.startswith("?"):
             decision, heard = "confirm", heard[1:]

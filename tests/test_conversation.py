@@ -92,16 +92,53 @@ def test_back_at_first_question_and_skip_keeps_previous_answer(content):
     assert progress.answer_values()["situations"] == ("stairs_down",)
 
 
-def test_uncertain_answer_is_confirmed_and_rejection_asks_again(content):
+def test_uncertain_answer_is_confirmed_and_rejection_asks_again_more_narrowly(content):
     answers = ["no", "?flat_walking", "no", "?turning", "yes"] + ALL_NO[2:]
     q, ears, mouth, *_ = make(content, answers)
     progress = Progress()
     q.run(progress)
     labels = content.question("situations")
-    assert content.say("confirm_option", label=labels.option("flat_walking").label) in mouth.said
-    assert content.say("confirm_rejected") in mouth.said
+    read_back = mouth.said.index(content.say("confirm_option", label=labels.option("flat_walking").label))
+    # Refused: the options are offered again, by number.
+    narrow = mouth.said.index(content.say("narrow_options"), read_back)
+    assert mouth.said[narrow + 1] == content.say("option_item", number=1, label=labels.options[0].label)
     assert progress.answer_values()["situations"] == ("turning",)
     assert [c.question_id for c in ears.contexts[:5]] == ["safety_now", "situations", "yes_no", "situations", "yes_no"]
+
+
+def test_refused_yes_no_read_back_asks_for_hai_or_iie(content):
+    answers = ["no", "stairs_down", "weekly", "?yes", "no", "no"] + ALL_NO[4:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    q.run(progress)
+    question = content.question("getting_worse")
+    assert content.say("narrow_yes_no", short=question.short) in mouth.said
+    assert progress.answer_values()["getting_worse"] == "no"
+
+
+def test_a_reply_that_is_neither_yes_nor_no_is_asked_about_once_more(content):
+    # 「大丈夫です」 at a read-back could mean "that's right" or "no thanks": ask for はい/いいえ.
+    answers = ["no", "?flat_walking", "?yes", "yes"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    q.run(progress)
+    assert content.say("confirm_not_understood") in mouth.said
+    assert progress.answer_values()["situations"] == ("flat_walking",)
+
+
+def test_a_doubtful_stop_is_asked_about_and_refusing_it_continues(content):
+    answers = ["no", "?!stop", "no", "stairs_down"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    assert content.say("confirm_command_stop") in mouth.said
+    assert progress.answer_values()["situations"] == ("stairs_down",)
+
+
+def test_a_doubtful_stop_confirmed_stops(content):
+    answers = ["no", "?!stop", "yes"]
+    q, ears, mouth, *_ = make(content, answers)
+    assert q.run(Progress()) == "stopped"
 
 
 def test_no_confirm_accepts_best_match_without_asking(content):

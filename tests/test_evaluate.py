@@ -9,6 +9,7 @@ import pytest
 
 from voicecheck.content import load_content
 from voicecheck.evaluate import run_evaluate
+from voicecheck.interfaces import Heard
 from voicecheck.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,11 +127,11 @@ def test_audio_manifest_is_transcribed_first(tmp_path, matcher):
     manifest = write(tmp_path, "audio\tquestion\texpected\na.wav\tswelling\tyes\nb.wav\tsituations\tturning\n")
     calls = []
 
-    def transcribe(path: Path, question: str) -> str:
+    def transcribe(path: Path, question: str) -> Heard:
         calls.append((path.name, question))
         if path.name == "b.wav":
             raise RuntimeError("broken file")
-        return "腫れてます"
+        return Heard("腫れてます")
 
     status, text = evaluate(manifest, matcher, as_json=False, transcribe=transcribe)
     assert calls == [("a.wav", "swelling"), ("b.wav", "situations")]
@@ -144,3 +145,21 @@ def test_audio_file_missing_is_reported(tmp_path, matcher):
     status, text = evaluate(manifest, matcher, as_json=False, transcribe=lambda p, q: "はい")
     assert status == 2
     assert "line 2: audio file 'nope.wav' not found" in text
+
+
+def test_context_dependent_answers_count_as_right_only_when_not_accepted(tmp_path, matcher):
+    manifest = write(tmp_path, "text\tquestion\texpected\n大丈夫です\tswelling\tno?\nいいえ\tswelling\tno?\n")
+    status, text = evaluate(manifest, matcher, as_json=False)
+    # 「大丈夫です」 is read back (right); a clear 「いいえ」 accepted where a read-back was required is
+    # counted as a wrong accept.
+    assert status == 1
+    assert "wrong accepts: 1" in text
+    assert "line 3: swelling heard 「いいえ」 expected no?, chose no (accept, 95) — wrong accept" in text
+
+
+def test_wrong_accepts_are_counted_apart_from_misses(tmp_path, matcher):
+    manifest = write(tmp_path, "text\tquestion\texpected\n腫れています\tswelling\tno\n今日はいい天気\tswelling\tyes\n")
+    status, text = evaluate(manifest, matcher, as_json=True)
+    summary = json.loads(text)
+    assert summary["wrong_accepts"] == 1
+    assert [m["outcome"] for m in summary["misses"]] == ["wrong accept", "missed"]

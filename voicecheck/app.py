@@ -349,5 +349,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         from voicecheck.speech_io import transcribe_file
         recognizer = select_recognizer(settings)
         engine = recognizer.name
-        transcribe = lambda path, qid: transcribe_file(path, qid, recognizer, matcher.phrases(qid))  # noqa: E731
+        asked = {q.id: q.text for q in content.questions}
+
+        def transcribe(path, qid):
+            return transcribe_file(path, qid, recognizer, matcher.phrases(qid), asked.get(qid, ""))
     return run_evaluate(args.manifest, as_json=args.json, matcher=matcher, transcribe=transcribe, engine=engine)

@@ -24,10 +24,13 @@ class MatchLike(Protocol):
     text: str | None
     score: float
     decision: str
+    cautions: tuple[str, ...]
 
 
 class MatcherLike(Protocol):
     def match(self, question_id: str, heard: str) -> MatchLike: ...
+
+    def understand(self, question_id: str, heard: Heard) -> MatchLike: ...
 
     def phrases(self, question_id: str) -> tuple[str, ...]: ...
 
@@ -94,31 +97,50 @@ class Talk:
                  log: Callable[[dict[str, Any]], None], timeout_s: float | None = None) -> None:
         self.content, self.matcher, self.ears, self.mouth = content, matcher, ears, mouth
         self.log, self.timeout_s = log, timeout_s
+        self.last_said = ""
 
     def say(self, text: str, *, slow: bool = False) -> None:
         self.log({"type": "say", "text": text, **({"slow": True} if slow else {})})
+        self.last_said = text
         self.mouth.say(text, slow=slow)
 
     def say_phrase(self, phrase_id: str, **values: object) -> None:
         self.say(self.content.say(phrase_id, **values))
 
-    def listen(self, question_id: str) -> Heard:
-        heard = self.ears.listen(ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s))
+    def listen(self, question_id: str, asked: str | None = None) -> Heard:
+        """The next answer. `asked` is what it answers (default: the last thing said); the
+        recogniser reads it as the text before the answer."""
+        context = ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s,
+                                self.last_said if asked is None else asked)
+        heard = self.ears.listen(context)
         if heard is None:
             self.log({"type": "input_ended", "question": question_id})
             raise InputEnded
         self.log({"type": "heard", "question": question_id, "text": heard.text, "confidence": heard.confidence,
-                  "timed_out": heard.timed_out, "source": heard.source})
+                  "timed_out": heard.timed_out, "source": heard.source,
+                  **({"alternatives": list(heard.alternatives)} if heard.alternatives else {})})
         return heard
 
+    def understand(self, question_id: str, heard: Heard) -> MatchLike:
+        """What the answer says, from every hypothesis the recogniser kept; logged."""
+        match = self.matcher.understand(question_id, heard)
+        self.log({"type": "match", "question": question_id, "options": list(match.option_ids),
+                  "command": match.command, "score": round(match.score, 1), "decision": match.decision,
+                  **({"cautions": list(match.cautions)} if match.cautions else {})})
+        return match
+
     def yes_no(self, heard: Heard) -> str | None:
-        """What a reply to a yes/no turn says: "yes", "no", "stop", or None when it is unclear."""
+        """What a reply to a yes/no turn says: "yes", "no", "stop", or None when it is unclear.
+
+        Only a clear reply counts: a word that could mean either (「大丈夫です」「結構です」) or a
+        doubtful hearing is unclear, and the caller asks for 「はい」 or 「いいえ」.
+        """
         if not heard.text.strip():
             return None
-        match = self.matcher.match(YES_NO, heard.text)
-        if match.command == "stop":
+        match = self.understand(YES_NO, heard)
+        if match.command == "stop" and match.decision == "accept":
             return "stop"
-        if match.decision != "reprompt" and match.option_ids[:1] in (("yes",), ("no",)):
+        if match.decision == "accept" and match.option_ids[:1] in (("yes",), ("no",)):
             return match.option_ids[0]
         return None
 
@@ -203,6 +225,43 @@ class Questionnaire:
             self._acknowledgement = None
             self.talk.say_phrase(phrase, **values)
 
+    def _confirmation(self, question: Question | None) -> tuple[str | None, Heard | None]:
+        """The reply to a read-back: ("yes" | "no" | "stop", None), or (None, reply) when the reply
+        is a new answer to `question` instead, or (None, None) when it stays unclear.
+
+        A reply that is neither yes nor no nor an answer (「大丈夫です」 could be either) is asked
+        about once more: 「はい」か「いいえ」で.
+        """
+        t = self.talk
+        for attempt in range(2):
+            reply = t.listen(YES_NO)
+            verdict = t.yes_no(reply)
+            if verdict is not None:
+                return verdict, None
+            if question is not None and reply.text.strip() and t.understand(question.id, reply).decision != "reprompt":
+                return None, reply
+            if attempt == 0:
+                t.say_phrase("confirm_not_understood")
+        return None, None
+
+    def _command_confirmed(self, command: str) -> bool:
+        """A session-changing command that was not said clearly is asked about before it is done."""
+        self.talk.say_phrase(f"confirm_command_{command}")
+        verdict, _ = self._confirmation(None)
+        return verdict == "yes" or (verdict == "stop" and command == "stop")
+
+    def _narrower_reprompt(self, question: Question) -> None:
+        """After a refused read-back, ask in the simplest form the question allows."""
+        t = self.talk
+        if question.kind == "yes_no":
+            t.say_phrase("narrow_yes_no", short=question.short)
+        elif question.kind in ("single", "multi"):
+            t.say_phrase("narrow_options")
+            for n, option in enumerate(question.options, start=1):
+                t.say_phrase("option_item", number=n, label=option.label)
+        else:
+            t.say_phrase("confirm_rejected")
+
     def _ask(self, question: Question, progress: Progress) -> AnswerRecord | None:
         t = self.talk
         self._acknowledgement = None
@@ -211,7 +270,7 @@ class Questionnaire:
         tries = 0
         pending: Heard | None = None  # a reply to a confirmation that was a new answer instead
         while True:
-            heard, pending = pending or t.listen(question.id), None
+            heard, pending = pending or t.listen(question.id, question.text), None
             text = heard.text.strip()
             if heard.timed_out or not text:
                 tries += 1
@@ -220,10 +279,14 @@ class Questionnaire:
                 t.say_phrase("no_answer")
                 self._hint(question)
                 continue
-            match = t.matcher.match(question.id, text)
-            t.log({"type": "match", "question": question.id, "options": list(match.option_ids),
-                   "command": match.command, "score": round(match.score, 1), "decision": match.decision})
+            match = t.understand(question.id, heard)
             if match.command:
+                if match.decision == "confirm" and self.confirm and not self._command_confirmed(match.command):
+                    tries += 1
+                    if tries >= self.retries:
+                        return self._give_up(question, text)
+                    t.say_phrase("confirm_rejected")
+                    continue
                 t.log({"type": "command", "question": question.id, "command": match.command})
                 if match.command == "repeat":
                     self._read_question(question, number)
@@ -266,19 +329,18 @@ class Questionnaire:
             if match.decision == "confirm" and self.confirm:
                 t.say_phrase("confirm_text" if question.kind == "free_text" else "confirm_option",
                              **({"text": label} if question.kind == "free_text" else {"label": label}))
-                reply = t.listen(YES_NO)
-                verdict = t.yes_no(reply)
+                verdict, reply = self._confirmation(question)
                 if verdict != "yes":
                     tries += 1
-                    if tries >= self.retries:
-                        return self._give_up(question, text)
                     if verdict == "stop":
                         t.say_phrase("stop_confirmed")
                         raise _Navigate("stop")
-                    if verdict is None and reply.text.strip():
-                        pending = reply  # neither yes nor no: perhaps the answer said again, differently
+                    if tries >= self.retries:
+                        return self._give_up(question, text)
+                    if verdict is None and reply is not None:
+                        pending = reply  # neither yes nor no: the answer said again, differently
                     else:
-                        t.say_phrase("confirm_rejected")
+                        self._narrower_reprompt(question)
                     continue
             elif question.kind == "free_text":
                 self._acknowledgement = ("acknowledged", {})  # said by run() once saved

@@ -4,10 +4,16 @@ The manifest is tab-separated with a header row and the columns
   text      what was said (or `audio`: a WAV file, relative to the manifest, to transcribe first)
   question  a question id, or `yes_no` for confirmations
   expected  an option id, several joined with `+` (any order), a command id (repeat, back, skip,
-            help, stop), `none` where the answer must be rejected as not understood, or `text`
-            where a free-text answer must be kept as said.
+            help, stop), `none` where the answer must be rejected as not understood, `text`
+            where a free-text answer must be kept as said, or `X?` (e.g. `no?`) for an answer
+            whose meaning depends on context (「大丈夫です」): it must never be accepted without
+            a read-back.
 An answer counts as understood when the matcher accepts it or would read it back for
-confirmation with the right ids; "none" is right only when the matcher asks again.
+confirmation with the right ids; "none" is right only when the matcher asks again; "X?" is right
+when it is read back as X or asked again.
+A WRONG ACCEPT is the worst outcome: an answer taken without a read-back that is not the expected
+one (anything accepted for "none" or "X?" included). A wrong read-back is a read-back of the wrong
+answer (the person has to refuse it). Both are counted and listed.
 
 Exit status: 0 every answer matched, 1 some were missed, 2 the manifest could not be used.
 """
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from voicecheck.content import COMMAND_IDS, UNKNOWN
+from voicecheck.interfaces import Heard
 from voicecheck.matcher import YES_NO, Match, Matcher
 
 NONE = "none"  # expected: the answer must be rejected as not understood
@@ -51,7 +58,21 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        return _same(self.case.expected, self.chosen)
+        expected = self.case.expected
+        if expected.endswith("?"):  # context-dependent: read back as X, or asked again
+            return self.decision == "reprompt" or (self.decision == "confirm" and _same(expected[:-1], self.chosen))
+        return _same(expected, self.chosen)
+
+    @property
+    def wrong_accept(self) -> bool:
+        """Taken without a read-back, and not what was meant: the worst outcome."""
+        if self.decision != "accept":
+            return False
+        return self.case.expected.endswith("?") or not _same(self.case.expected, self.chosen)
+
+    @property
+    def wrong_read_back(self) -> bool:
+        return self.decision == "confirm" and not self.correct
 
 
 class ManifestError(Exception):
@@ -166,7 +187,7 @@ def read_manifest(manifest: Path, matcher: Matcher) -> list[Case]:
         if len(parts) > 1 and kind != "multi":
             problems.append(f"line {number}: {question} takes one answer, found {expected!r}")
             continue
-        bad = [p for p in parts if p not in allowed]
+        bad = [p for p in (expected[:-1].split("+") if expected.endswith("?") else parts) if p not in allowed]
         if bad:
             problems.append(f"line {number}: {bad[0]!r} is not an answer of {question}; "
                             f"expected one of {', '.join(sorted(allowed))}")
@@ -193,7 +214,8 @@ def read_manifest(manifest: Path, matcher: Matcher) -> list[Case]:
 
 
 def evaluate_cases(cases: list[Case], matcher: Matcher,
-                   transcribe: Callable[[Path, str], str] | None = None) -> list[Outcome]:
+                   transcribe: Callable[[Path, str], Heard] | None = None) -> list[Outcome]:
+    """Each case through the product's own understanding (every hypothesis of a recording)."""
     outcomes = []
     for case in cases:
         if case.audio is not None:
@@ -204,9 +226,9 @@ def evaluate_cases(cases: list[Case], matcher: Matcher,
                 outcomes.append(Outcome(case, f"(could not transcribe: {err})", NONE, "error", 0.0))
                 continue
         else:
-            heard = case.text or ""
-        match = matcher.match(case.question, heard)
-        outcomes.append(Outcome(case, heard, chosen_of(match), match.decision, match.score))
+            heard = Heard(text=case.text or "")
+        match = matcher.understand(case.question, heard)
+        outcomes.append(Outcome(case, heard.text, chosen_of(match), match.decision, match.score))
     return outcomes
 
 
@@ -227,14 +249,17 @@ def summarise(outcomes: list[Outcome], manifest: Path) -> dict:
         "total": len(outcomes),
         "correct": correct,
         "accuracy": round(correct / len(outcomes), 3) if outcomes else 0.0,
+        "wrong_accepts": sum(int(o.wrong_accept) for o in outcomes),
+        "wrong_read_backs": sum(int(o.wrong_read_back) for o in outcomes),
         "decisions": decisions,
         "per_question": per_question,
         "misses": [
             {"line": o.case.line, "question": o.case.question,
              **({"audio": str(o.case.audio)} if o.case.audio else {}),
              "heard": o.heard, "expected": o.case.expected, "chosen": o.chosen,
-             "decision": o.decision, "score": o.score}
-            for o in outcomes if not o.correct
+             "decision": o.decision, "score": o.score,
+             "outcome": "wrong accept" if o.wrong_accept else "wrong read-back" if o.wrong_read_back else "missed"}
+            for o in outcomes if not o.correct or o.wrong_accept
         ],
     }
 
@@ -253,12 +278,14 @@ def _print_report(summary: dict, out: TextIO) -> None:
     for m in misses:
         where = f" [{m['audio']}]" if "audio" in m else ""
         out.write(f"  line {m['line']}: {m['question']}{where} heard 「{m['heard']}」 expected {m['expected']}, "
-                  f"chose {m['chosen']} ({m['decision']}, {m['score']:g})\n")
-    out.write(f"\naccuracy: {summary['accuracy']:.3f} ({summary['correct']}/{summary['total']})\n")
+                  f"chose {m['chosen']} ({m['decision']}, {m['score']:g}) — {m['outcome']}\n")
+    out.write(f"\nwrong accepts: {summary['wrong_accepts']} (taken without a read-back, not what was meant)\n")
+    out.write(f"wrong read-backs: {summary['wrong_read_backs']}\n")
+    out.write(f"accuracy: {summary['accuracy']:.3f} ({summary['correct']}/{summary['total']})\n")
 
 
 def run_evaluate(manifest: Path, *, as_json: bool, matcher: Matcher,
-                 transcribe: Callable[[Path, str], str] | None = None, out: TextIO = sys.stdout,
+                 transcribe: Callable[[Path, str], Heard] | None = None, out: TextIO = sys.stdout,
                  engine: str | None = None) -> int:
     """Evaluate a manifest and print the report; return the exit status (0, 1 or 2, see above)."""
     manifest = Path(manifest)

@@ -18,6 +18,7 @@ class ListenContext:
     question_id: str | None = None  # a contract question id, or a pseudo id such as "yes_no", "coach"
     phrases: tuple[str, ...] = ()  # the phrases expected at this turn (options, commands)
     timeout_s: float | None = None  # give up waiting for speech after this long (None: settings)
+    asked: str = ""  # what the device just asked: Whisper reads it as the text before the answer
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,9 @@ class Heard:
     """One listening turn's result."""
 
     text: str
-    alternatives: tuple[str, ...] = ()
+    alternatives: tuple[str, ...] = ()  # the recogniser's other hypotheses, most likely first
     confidence: float | None = None  # 0..1 where the recogniser gives one
+    no_speech: float | None = None  # 0..1: the recogniser's belief that nobody spoke (Whisper)
     timed_out: bool = False  # nobody spoke before the no-answer timeout
     timings: dict[str, float] = field(default_factory=dict)  # seconds: "endpoint", "recognition", …
     source: str | None = None  # e.g. the WAV file a replayed answer came from

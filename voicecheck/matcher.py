@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 from voicecheck.content import Content
+from voicecheck.interfaces import Heard
 from voicecheck.reading import INFLECTING_POS, analyse, base_reading, normalise, reading
 from voicecheck.understanding.coach_commands import match_table
 from voicecheck.understanding.decision import (
@@ -36,6 +37,7 @@ from voicecheck.understanding.decision import (
     result,
     yes_no_answers,
 )
+from voicecheck.understanding.hypotheses import understand
 from voicecheck.understanding.evidence import ECHO, INTERJECTION, STATEMENT, Evidence, covered_words, find_evidence, resolve
 from voicecheck.understanding.negation import NegationRules
 from voicecheck.understanding.numbers import NumberReader, spoken_number
@@ -140,6 +142,10 @@ class Matcher:
         if question_id not in self._grammar:
             raise ValueError(f"unknown question id {question_id!r}")
         return self._grammar[question_id]
+
+    def understand(self, question_id: str, heard: Heard) -> Match:
+        """What a heard answer says, from every hypothesis the recogniser kept (see `hypotheses`)."""
+        return understand(self, question_id, heard)
 
     def kind_of(self, question_id: str) -> str:
         return "yes_no" if question_id == YES_NO else self._kinds[question_id]

@@ -180,9 +180,12 @@ def speaker_available(settings) -> tuple[bool, str]:
     return True, ""
 
 
-def transcribe_file(path: Path, question_id: str, recognizer: Recognizer, phrases: Sequence[str]) -> str:
-    """The text a recogniser hears in one sound file (for `evaluate` manifests with an audio column)."""
+def transcribe_file(path: Path, question_id: str, recognizer: Recognizer, phrases: Sequence[str],
+                    asked: str = "") -> Heard:
+    """What a recogniser hears in one sound file (for `evaluate` manifests with an audio column);
+    `asked` is the question the recording answers."""
     samples = read_wav(path)
     if speech_bounds(samples) is None:
-        return ""
-    return recognizer.transcribe(samples, ListenContext(question_id=question_id, phrases=tuple(phrases))).text
+        return Heard(text="", timed_out=True, source=str(path))
+    context = ListenContext(question_id=question_id, phrases=tuple(phrases), asked=asked)
+    return replace(recognizer.transcribe(samples, context), source=str(path))

@@ -1,18 +1,20 @@
-"""Whisper (faster-whisper, CTranslate2 int8 on the CPU) for machines with more CPU to spare.
+"""Whisper (faster-whisper, CTranslate2 int8 on the CPU): the engine with measured Japanese figures.
 
-Decoding is greedy (beam 1, temperature 0: fast and repeatable). Runaway output, a known
-Whisper failure on noise, silence and very short clips, is kept in check: only the speech
-part of the clip is decoded, the number of new tokens is bounded by the length of that
-speech, a phrase repeated over and over is cut back to one, and a decode that ran away is
-tried once more with more silence around the speech.
+Decoding is beam search with several hypotheses kept (`BEAM`, `HYPOTHESES`, temperature 0: the
+same audio always gives the same result). Short answers are what Whisper base mishears most
+(「はい」 as 「開」, 「ううん」 as 「うるー」); the second or third hypothesis often holds the word,
+and whether the hypotheses agree tells how sure the recogniser is. The answer matcher reads them
+in order (voicecheck.understanding.hypotheses).
 
-The question's expected phrases can be given to the decoder as a prompt ("previous
-text"), the usual way to bias Whisper. It is off by default because it did not help here:
-on the project's spoken-answer set (tests/data/spoken_answers.tsv, Open JTalk voice, clean
-and with noise) a prompt fixed a few spellings but also made Whisper write a prompt phrase
-it had not heard ("平らな道を歩いているとき" came out as the first option, "階段や段差を下りる
-とき"), and a confidently wrong answer is worse than one the matcher asks again about.
-The matcher's reading-based fuzzy matching does the biasing instead, after decoding.
+What the device just asked (`ListenContext.asked`) is given to the decoder as the text before the
+answer, as it would be in a transcript of the conversation: it steadies the language and the
+vocabulary without listing answers Whisper could copy. (A list of the expected answers as a
+prompt made Whisper write an option it had not heard, so the options are never given.)
+
+Runaway output, a known Whisper failure on noise, silence and very short clips, is kept in
+check: only the speech part of the clip is decoded, the number of new tokens is bounded by
+the length of that speech, a phrase repeated over and over is cut back to one, and a decode
+that ran away is tried once more with more silence around the speech.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import math
 import os
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -68,18 +71,40 @@ def bias_prompt(phrases: tuple[str, ...], max_chars: int = PROMPT_MAX_CHARS) -> 
     return "、".join(chosen) + "。" if chosen else None
 
 
+BEAM = 5  # beam width
+HYPOTHESES = 5  # hypotheses kept for the matcher
+NO_SPEECH_TEXT = ("ご視聴ありがとうございました", "ご視聴ありがとうございます", "おやすみなさい")  # Whisper's filler for silence
+
+
+@dataclass(frozen=True)
+class Decoded:
+    texts: tuple[str, ...]  # hypotheses, best first, repetition cut back
+    logprobs: tuple[float, ...]  # average log probability per token of each
+    no_speech: float
+    looped: bool  # the best hit the token limit or repeated itself
+
+
+def asked_prompt(asked: str, max_chars: int = PROMPT_MAX_CHARS) -> str | None:
+    """The end of what the device asked, as the text that came before the answer."""
+    asked = " ".join(asked.split())
+    return asked[-max_chars:] if asked else None
+
+
 class WhisperRecognizer:
     name = "whisper"
 
     def __init__(self, model_dir: Path | str, cpu_threads: int | None = None, bias: bool = False,
-                 language: str = "ja", open_questions: Iterable[str] = ()) -> None:
+                 language: str = "ja", open_questions: Iterable[str] = (), beam: int = BEAM,
+                 hypotheses: int = HYPOTHESES, use_asked: bool = True) -> None:
         try:
             from faster_whisper import WhisperModel
+            from faster_whisper.tokenizer import Tokenizer
         except ImportError as error:
             raise RecognizerError(f"The Python package faster-whisper is missing ({error}).") from None
         self.model_dir = Path(model_dir)
         self.bias = bias
-        # Free-text answers get no prompt: a list of commands would only pull them off course.
+        self.beam, self.hypotheses, self.use_asked = max(1, beam), max(1, min(hypotheses, beam)), use_asked
+        # Free-text answers get no list of expected phrases: it would only pull them off course.
         self.open_questions = frozenset(open_questions)
         self.language = language
         threads = cpu_threads or max(1, min(4, os.cpu_count() or 1))
@@ -90,9 +115,21 @@ class WhisperRecognizer:
                 f"Whisper could not load the model in {self.model_dir} ({error}). "
                 "Check it with `python run.py models verify`."
             ) from None
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
+                                   task="transcribe", language=language)
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self._suppressed = get_suppressed_tokens(self.tokenizer, [-1])
 
     def start(self, context: ListenContext) -> BufferedStream:
         return BufferedStream(self.transcribe, context)
+
+    def _prompt_text(self, context: ListenContext) -> str | None:
+        if self.bias and context.question_id not in self.open_questions:
+            return bias_prompt(context.phrases)
+        if self.use_asked:
+            return asked_prompt(context.asked)
+        return None
 
     def transcribe(self, samples: np.ndarray, context: ListenContext) -> Heard:
         started = time.perf_counter()
@@ -105,46 +142,49 @@ class WhisperRecognizer:
             # Whisper guesses wildly on a lone word with no room around it (はい, いいえ, うん are
             # the commonest answers); a second of silence on each side steadies it.
             speech = _pad(speech, SHORT_ANSWER_PADDING_S)
-        biased = self.bias and context.question_id not in self.open_questions
-        prompt = bias_prompt(context.phrases) if biased else None
-        text, confidence, looped = self._decode(speech, prompt, speech_s)
-        if looped:
+        prompt = self._prompt_text(context)
+        decoded = self._decode(speech, prompt, speech_s)
+        if decoded.looped:
             # A short clip sometimes sends Whisper round in a loop ("イェイェイェ…" for a lone
             # "いいえ"); with another second of silence on each side it usually hears the word.
             retry = self._decode(_pad(speech, LOOP_RETRY_PADDING_S), prompt, speech_s)
-            if not retry[2]:
-                text, confidence, looped = retry
+            if not retry.looped:
+                decoded = retry
+        texts = [t for t in decoded.texts if t and t not in NO_SPEECH_TEXT]
+        best = texts[0] if texts else ""
+        confidence = round(math.exp(decoded.logprobs[decoded.texts.index(best)]), 3) if best else None
         return Heard(
-            text=text,
+            text=best,
+            alternatives=tuple(dict.fromkeys(t for t in texts[1:] if t != best)),
             confidence=confidence,
+            no_speech=round(decoded.no_speech, 3),
             timings={"recognition": round(time.perf_counter() - started, 3), "audio": round(speech_s, 3)},
         )
 
-    def _decode(self, speech: np.ndarray, prompt: str | None, speech_s: float) -> tuple[str, float | None, bool]:
-        """(text, confidence, looped): looped when the output hit the token limit or repeated itself."""
+    def _decode(self, speech: np.ndarray, prompt: str | None, speech_s: float) -> Decoded:
+        from faster_whisper.audio import pad_or_trim
+
         limit = token_limit(speech_s)
-        segments, _info = self.model.transcribe(
-            speech,
-            language=self.language,
-            task="transcribe",
-            beam_size=1,
-            best_of=1,
-            temperature=0.0,  # no fallback re-decoding at higher temperatures: fast, repeatable
-            condition_on_previous_text=False,
-            initial_prompt=prompt,
-            without_timestamps=True,
-            max_new_tokens=limit,
-            compression_ratio_threshold=None,
-            log_prob_threshold=-1.0,
-            no_speech_threshold=0.6,
-            vad_filter=False,  # silence is trimmed above with the same VAD as the microphone
-        )
-        texts, logprobs, hit_limit = [], [], False
-        for segment in segments:
-            texts.append(segment.text.strip())
-            logprobs.append(segment.avg_logprob)
-            hit_limit = hit_limit or len(segment.tokens) >= limit
-        raw = "".join(texts).strip()
-        text = limit_repetition(raw)
-        confidence = round(math.exp(float(np.mean(logprobs))), 3) if logprobs and text else None
-        return text, confidence, hit_limit or text != raw
+        model = self.model
+        features = model.feature_extractor(speech)[..., :-1]
+        segment = pad_or_trim(features[:, : model.feature_extractor.nb_max_frames])
+        encoded = model.encode(segment)
+        previous = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
+        tokens_in = model.get_prompt(self.tokenizer, previous, without_timestamps=True)
+        result = model.model.generate(
+            encoded, [tokens_in],
+            beam_size=self.beam, num_hypotheses=self.hypotheses, patience=1.0, length_penalty=1.0,
+            max_length=len(tokens_in) + limit, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=self._suppressed,
+        )[0]
+        texts, logprobs = [], []
+        looped = False
+        for rank, (ids, score) in enumerate(zip(result.sequences_ids, result.scores)):
+            ids = [i for i in ids if i < self.tokenizer.eot]
+            raw = self.tokenizer.decode(ids).strip()
+            text = limit_repetition(raw)
+            if rank == 0:
+                looped = len(ids) >= limit or text != raw
+            texts.append(text)
+            logprobs.append(float(score) * len(ids) / (len(ids) + 1) if ids else -10.0)
+        return Decoded(tuple(texts), tuple(logprobs), float(result.no_speech_prob), looped)

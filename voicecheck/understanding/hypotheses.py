@@ -1,0 +1,78 @@
+"""Several hypotheses of one answer → one decision.
+
+A recogniser that keeps several hypotheses (Whisper's beam) often has the right words in the
+second or third when the first is a mishearing (「開」 for 「はい」, 「家」 for 「いえ」). The matcher
+takes the first hypothesis it can use. Whether the hypotheses agree says how sure the hearing was:
+- the first usable hypothesis is accepted only when no other usable hypothesis among the first
+  few gives a different answer; otherwise the answer is read back;
+- an answer found only in a lower hypothesis is read back, never accepted, unless every
+  hypothesis that can be used says the same;
+- on a strict question (the emergency screen) only an answer from the first hypothesis that no
+  other hypothesis contradicts is accepted;
+- what the recogniser itself believes was not speech (a buzz, a cough) is nothing heard.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+from voicecheck.interfaces import Heard
+from voicecheck.understanding.decision import Match
+
+COMPARED = 4  # hypotheses compared for agreement (the rest are too unlikely to count)
+NOT_SPEECH = 0.8  # Whisper's no-speech probability above which, with a weak hypothesis, nothing was said
+WEAK = 0.35  # … and the best hypothesis' per-token probability below which it is weak
+
+
+class MatcherLike(Protocol):
+    def match(self, question_id: str, heard: str) -> Match: ...
+
+
+def answer_of(match: Match) -> tuple[str, ...] | str | None:
+    """What a match says, for comparing hypotheses: a command, the option ids, the text, or None."""
+    if match.decision == "reprompt":
+        return None
+    if match.command:
+        return f"command:{match.command}"
+    if match.text is not None:
+        return "text"
+    return tuple(sorted(match.option_ids))
+
+
+def texts_of(heard: Heard) -> list[str]:
+    texts = [heard.text] + [t for t in heard.alternatives if t != heard.text]
+    return [t for t in texts if t and t.strip()]
+
+
+def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
+    """The decision for a heard answer, using every hypothesis the recogniser kept."""
+    safeguards = getattr(matcher, "safeguards", None)
+    strict = safeguards is not None and question_id in safeguards.strict_questions
+    if heard.timed_out:
+        return Match()
+    if (heard.no_speech is not None and heard.no_speech >= NOT_SPEECH
+            and heard.confidence is not None and heard.confidence < WEAK):
+        return Match(cautions=("not_speech",))
+    texts = texts_of(heard)
+    if not texts:
+        return Match()
+    matches = [matcher.match(question_id, t) for t in texts[:COMPARED]]
+    usable = [(i, m) for i, m in enumerate(matches) if answer_of(m) is not None]
+    if not usable:
+        return matches[0]
+    rank, chosen = usable[0]
+    if chosen.text is not None:
+        return chosen  # a free-text answer: the most likely words, kept as said
+    answer = answer_of(chosen)
+    others = {answer_of(m) for _, m in usable[1:]}
+    disagree = bool(others - {answer})
+    if chosen.decision != "accept":
+        return chosen
+    reasons = []
+    if disagree:
+        reasons.append("hypotheses_disagree")
+    elif rank > 0 and (strict or len(usable) < 2):
+        reasons.append("lower_hypothesis")
+    if not reasons:
+        return chosen
+    return replace(chosen, decision="confirm", score=min(chosen.score, 70.0), cautions=chosen.cautions + tuple(reasons))
