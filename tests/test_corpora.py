@@ -22,8 +22,8 @@ CORPORA = ROOT / "bench" / "corpora"
 README = ROOT / "README.md"
 # Dataset prefixes a `source` may name; each must be described in the README's corpus section.
 SOURCE = re.compile(r"^(team|(?P<prefix>[a-z]+):(?P<item>[^\s~]+)(?P<adapted>~?))$")
-MIN_ANSWERS = 500  # raised to 1500 as the corpus grows
-MIN_PER_QUESTION = 0  # raised to 40 once every question is drafted
+MIN_ANSWERS = 1500
+MIN_PER_QUESTION = 40
 
 
 def _load_split():
@@ -95,9 +95,9 @@ def test_size_and_coverage(rows, content):
     for qid in [q.id for q in content.questions] + ["yes_no"]:
         assert per_question[qid] >= MIN_PER_QUESTION, f"{qid}: only {per_question[qid]} answers"
     kinds = Counter(r["expected"].rstrip("?") for r in rows)
-    for needed in ("yes", "no", "unknown", "none", "repeat", "back", "skip", "help", "stop", "other"):
+    for needed in ("yes", "no", "unknown", "none", "text", "repeat", "back", "skip", "help", "stop", "other"):
         assert kinds[needed] >= 5, needed
-    assert sum(r["expected"].endswith("?") for r in rows) >= 40
+    assert sum(r["expected"].endswith("?") for r in rows) >= 50
 
 
 def test_sources_are_named_and_most_rows_are_not_ours(rows):
@@ -111,7 +111,7 @@ def test_sources_are_named_and_most_rows_are_not_ours(rows):
     for prefix in prefixes:
         assert f"`{prefix}:" in section, f"the README's corpus section does not name the source {prefix}:"
     outside = sum(r["source"] != "team" for r in rows) / len(rows)
-    assert outside >= 0.35, f"only {outside:.0%} of the answers come from outside sources"
+    assert outside >= 0.55, f"only {outside:.0%} of the answers come from outside sources"
 
 
 def test_dev_and_heldout_are_valid_manifests(content):
