@@ -353,4 +353,5 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
 
         def transcribe(path, qid):
             return transcribe_file(path, qid, recognizer, matcher.phrases(qid), asked.get(qid, ""))
-    return run_evaluate(args.manifest, as_json=args.json, matcher=matcher, transcribe=transcribe, engine=engine)
+    return run_evaluate(args.manifest, as_json=args.json, matcher=matcher, transcribe=transcribe, engine=engine,
+                        out=sys.stdout)

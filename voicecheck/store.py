@@ -155,18 +155,22 @@ def write_json_atomic(path: Path, data: dict, mode: int = FILE_MODE) -> None:
 
 
 def write_text_atomic(path: Path, text: str, mode: int = FILE_MODE) -> None:
-    """Replace `path` with `text` (UTF-8): a temporary file, fsync, then os.replace."""
+    """Replace `path` with `text` (UTF-8): a temporary file, fsync, then os.replace.
+
+    Text that is not valid Unicode (a lone surrogate from a bad input byte) is saved with a
+    marker instead of failing the whole write. On any error the temporary file is removed and
+    the old file stays as it was."""
     path = Path(path)
+    data = text.encode("utf-8", "replace")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        os.fchmod(fd, mode)  # exact mode whatever the umask
-        # "replace": text that is not valid Unicode (a lone surrogate from a bad byte) is saved
-        # with a marker instead of failing the whole write
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            os.fchmod(fd, mode)  # exact mode whatever the umask
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -175,6 +179,16 @@ def write_text_atomic(path: Path, text: str, mode: int = FILE_MODE) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written; a write that takes nothing is a full disk."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def read_limited(path: Path, limit: int) -> bytes:
