@@ -18,6 +18,11 @@ Prints a Markdown table and writes it to bench/results.md. What is measured:
    running in the bench and the product's own recogniser settings.
 3. Start-up to the first spoken word and the voice's text → first audio sample.
 4. Cost: real-time factor of each recogniser and peak memory of whole sessions.
+5. Understanding on voices that are not ours (bench/understanding.py, after the rest; skip it
+   with --skip-understanding): bench voices of three engines, older speaker, TV noise, the own
+   voice and real recordings apart, wrong accepts counted; bench/results-understanding.md.
+   Its first full run synthesises and hears ~2,800 clips (hours on 2 shared cores); later runs
+   reuse the cached clips and transcripts.
 
 Recognisers whose model is missing are reported as not installed. Without
 VOICECHECK_MODEL_MIRROR the bench uses ../shared/models when that folder exists.
@@ -100,7 +105,9 @@ def score(clips: list[Clip], heard: dict[str, str], matcher) -> Score:
     from voicecheck.evaluate import NONE, Case, evaluate_cases
 
     cases = [Case(c.row.line, c.row.question, c.row.expected, audio=c.path) for c in clips]
-    outcomes = evaluate_cases(cases, matcher, transcribe=lambda path, _qid: heard[str(path)])
+    from voicecheck.interfaces import Heard
+
+    outcomes = evaluate_cases(cases, matcher, transcribe=lambda path, _qid: Heard(text=heard[str(path)]))
     misses = [{"line": o.case.line, "question": o.case.question, "expected": o.case.expected,
                "heard": o.heard, "chosen": o.chosen, "decision": o.decision}
               for o in outcomes if not o.correct]
@@ -425,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the accuracy pass (default 2)")
     parser.add_argument("--latency-answers", type=int, help="answers per condition in the latency pass")
     parser.add_argument("--output", type=Path, default=RESULTS_MD, help="where to write the Markdown table")
+    parser.add_argument("--skip-understanding", action="store_true",
+                        help="leave out the multi-voice understanding bench (bench/understanding.py)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -632,6 +641,13 @@ def main(argv: list[str] | None = None) -> int:
     DETAILS_JSON.parent.mkdir(parents=True, exist_ok=True)
     DETAILS_JSON.write_text(json.dumps(details, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     log(f"written: {args.output} and {DETAILS_JSON}")
+
+    # Voices that are not ours, older speakers, TV noise, real people: bench/understanding.py.
+    if not args.skip_understanding and "whisper" in engines:
+        from bench import understanding
+
+        log("understanding on voices that are not ours (bench/understanding.py) …")
+        print(understanding.run(quick=args.quick, log=log))
     return 0
 
 

@@ -245,6 +245,17 @@ def render_all(rows: list[SpokenRow], own_voice: bool = True, out_dir: Path = CL
     return skipped
 
 
+def up_to_date() -> bool:
+    """Whether spoken.tsv is the selection the current typed corpus and roster give."""
+    from bench.voices import roster
+
+    try:
+        expected = render_tsv(select(read_typed(), [v.name for v in roster()]))
+        return SPOKEN_TSV.read_text(encoding="utf-8") == expected
+    except OSError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The spoken corpus: select texts, render clips.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -256,12 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "select":
         from bench.voices import roster
 
-        rows = select(read_typed(), [v.name for v in roster()])
-        text = render_tsv(rows)
         if args.check:
-            same = SPOKEN_TSV.is_file() and SPOKEN_TSV.read_text(encoding="utf-8") == text
+            same = up_to_date()
             print("spoken.tsv is up to date" if same else "spoken.tsv is out of date: run bench/spoken.py select")
             return 0 if same else 1
+        rows = select(read_typed(), [v.name for v in roster()])
+        text = render_tsv(rows)
         SPOKEN_TSV.write_text(text, encoding="utf-8")
         splits = defaultdict(int)
         for r in rows:
