@@ -165,11 +165,7 @@ class Matcher:
 
         command = self._whole_command(question_id, all_tokens, tokens, asked)
         if kind == "free_text":
-            if command:
-                return command
-            if not content_tokens(tokens):
-                return Match()  # only fillers: nothing said yet
-            return Match(text=text, score=100.0, decision="accept")
+            return command or self._free_text(question_id, text, Utterance.of(tokens))
         whole = self._whole_answer(question_id, kind, all_tokens, tokens, morae)
         if whole is not None:
             return whole
@@ -182,6 +178,23 @@ class Matcher:
         found = self._evidence(question_id, u)
         return self._decide(question_id, kind, u, found, command, morae)
 
+    def _free_text(self, question_id: str, text: str, u: Utterance) -> Match:
+        """Free words (since when): kept as said; read back unless they name a time."""
+        if not content_tokens(u.tokens):
+            return Match()  # only fillers: nothing said yet
+        asks = self.safeguards.asks_back(u)
+        if asks:
+            commands = [e for e in find_evidence(self._sets[question_id], u)
+                        if e.kind == "command" and e.target not in self.safeguards.session_commands]
+            if commands:
+                best = max(resolve(commands), key=lambda e: (e.size, e.last))
+                return self.safeguards.apply(question_id, Match(command=best.target, score=90.0, decision="accept"),
+                                             deciding=(best.phrase,))
+            return Match(command="help", score=85.0, decision="accept") if asks == "help" else Match()
+        if self.safeguards.names_a_time(u):
+            return Match(text=text, score=100.0, decision="accept")
+        return Match(text=text, score=70.0, decision="confirm", cautions=("no_time",))
+
     # -- whole answers ----------------------------------------------------------------------
 
     def _whole_command(self, question_id: str, all_tokens, tokens, asked: bool) -> Match | None:
@@ -192,7 +205,7 @@ class Matcher:
                 return self.safeguards.apply(question_id, Match(command=hit.target, score=95.0, decision="accept"),
                                              clear_command=False)
         u = Utterance.of(tokens)
-        spans = [Evidence(p.target, "command", ECHO, i, j)
+        spans = [Evidence(p.target, "command", ECHO, i, j, phrase=p.text)
                  for p in self._sets[question_id].candidates(u) if p.kind == "command" for i, j in find(p, u)]
         if not spans:
             return None
@@ -203,7 +216,8 @@ class Matcher:
                           if not covered[i] and is_content(t, neutral))
         if unexplained == 0:
             best = max(kept, key=lambda e: (e.size, e.last))
-            return Match(command=best.target, score=95.0, decision="accept")
+            return self.safeguards.apply(question_id, Match(command=best.target, score=95.0, decision="accept"),
+                                         deciding=(best.phrase,))
         return None
 
     def _whole_answer(self, question_id: str, kind: str, all_tokens, tokens, morae: int) -> Match | None:
@@ -214,7 +228,8 @@ class Matcher:
             if hit and hit.kind == "answer":
                 score = 70.0 if hit.misheard else 95.0
                 match = result((hit.target,), score)
-                return self.safeguards.apply(question_id, match, deciding=(hit.text,), morae=morae)
+                return self.safeguards.apply(question_id, match, deciding=(hit.text,), morae=morae,
+                                             guess=self.safeguards.is_hedged(Utterance.of(toks)))
         return None
 
     # -- evidence ---------------------------------------------------------------------------
@@ -245,7 +260,7 @@ class Matcher:
         markers = [e for e in found if e.kind == "correction"]
         kept = resolve([e for e in found if e.kind != "correction"])
         # A "yes" inside a correction (the そうじゃ of 「そうじゃなくて」) is never agreement.
-        kept = [e for e in kept if not (e.target == "yes" and any(m.first <= e.first and e.last <= m.last
+        kept = [e for e in kept if not (e.target == "yes" and any(m.first <= e.last and e.first <= m.last
                                                                    for m in markers))]
         commands = [e for e in kept if e.kind == "command"]
         answers = [e for e in kept if e.kind != "command"]
@@ -257,9 +272,11 @@ class Matcher:
                 continue
             stop = next((s for s in stops if s > e.last), len(u.tokens))
             scope = self._negation.scope(u, e.last, stop, neutral)
-            e.negated, e.tail_end = scope.negated, scope.tail_end
-            if scope.no_problem:
-                e.denied_by = "no_problem"
+            # A phrase written denied (歩けない) is confirmed by a denial in the answer (歩けません)
+            # and denied by its absence (歩けます).
+            e.negated, e.tail_end = scope.negated != e.negative, scope.tail_end
+            if scope.no_problem:  # 「出かけるのは平気」: whatever the phrase, the thing is no trouble
+                e.negated, e.denied_by = True, "no_problem"
 
         # A statement read as part of another phrase's tail (the second ない of 「ないこともない」)
         # belongs to that phrase.
@@ -278,11 +295,7 @@ class Matcher:
                 corrected = True  # 「…じゃなくて」 with nothing after it: what came first is withdrawn
 
         covered = covered_words(u, kept)
-        content_chars = sum(len(t.reading) for i, t in enumerate(u.tokens)
-                            if is_content(t, neutral) or (covered[i] and not t.is_function))
-        unexplained = sum(len(t.reading) for i, t in enumerate(u.tokens)
-                          if not covered[i] and is_content(t, neutral))
-        ratio = unexplained / content_chars if content_chars else 0.0
+        ratio = self._unexplained_share(u, covered, neutral)
 
         # Statements (ある/ない) count only in a clause that says nothing else.
         answers = [e for e in answers if e.kind != "statement" or self._clause_clean(u, e, covered, neutral)]
@@ -301,9 +314,17 @@ class Matcher:
             best = max(commands, key=lambda e: (e.size, e.last))
             if ratio <= 0.5:
                 match = Match(command=best.target, score=round(100 - 60 * ratio, 1), decision="accept")
-                return self.safeguards.apply(question_id, match, clear_command=ratio == 0)
+                return self.safeguards.apply(question_id, match, clear_command=ratio == 0, deciding=(best.phrase,))
         if command and not substantive:
             return command
+        asks = self.safeguards.asks_back(u)
+        if asks:  # 「熱いってどのくらい？」「熱はありますか」: a question back, not an answer
+            harmless = [e for e in commands if e.target not in self.safeguards.session_commands]
+            if harmless:  # 「もう一度言ってもらえますか」; but 「学校はいつ終わりますか」 is not "stop"
+                best = max(harmless, key=lambda e: (e.size, e.last))
+                return self.safeguards.apply(question_id, Match(command=best.target, score=90.0, decision="accept"),
+                                             deciding=(best.phrase,))
+            return Match(command="help", score=85.0, decision="accept") if asks == "help" else Match()
 
         if not answers:
             if found:
@@ -315,7 +336,21 @@ class Matcher:
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         deciding = tuple(e.phrase for e in answers if e.phrase and not e.denied_by)
         hedged = corrected or len({e.target for e in answers}) > 1 or any(e.approximate for e in answers)
-        return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged)
+        return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged,
+                                     guess=self.safeguards.is_hedged(u))
+
+    @staticmethod
+    def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str]) -> float:
+        """How much of what was said no evidence explains (0..1): the larger of the share of
+        sounds and the share of meaningful words, so one short unrelated word (歯 of 「歯が痛い」)
+        counts as much as a long one."""
+        meaningful = [i for i, t in enumerate(u.tokens)
+                      if is_content(t, neutral) or (covered[i] and not t.is_function and t.reading)]
+        if not meaningful:
+            return 0.0
+        unexplained = [i for i in meaningful if not covered[i] and is_content(u.tokens[i], neutral)]
+        sounds = sum(len(u.tokens[i].reading) for i in unexplained) / sum(len(u.tokens[i].reading) for i in meaningful)
+        return max(sounds, len(unexplained) / len(meaningful))
 
     def _clause_clean(self, u: Utterance, e: Evidence, covered: list[bool], neutral: frozenset[str]) -> bool:
         lo, hi = u.clause_of(e.first, e.last)

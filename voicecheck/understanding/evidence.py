@@ -30,7 +30,8 @@ class Evidence:
     tail_end: int = -1  # words after `last` up to here are the phrase's predicate (through a negation)
     approximate: bool = False  # found by sound similarity or as a known mishearing
     phrase: str = ""  # the phrase as written in answers.toml (for the safeguards)
-    denied_by: str = ""  # the word that denied it, when a "no problem" word did (「階段は平気」)
+    denied_by: str = ""  # "no_problem" when a "no problem" word denied it (「階段は平気」)
+    negative: bool = False  # its phrase is written denied (回らない): a denial in the answer confirms it
 
     @property
     def size(self) -> int:
@@ -45,7 +46,7 @@ def find_evidence(phrases: PhraseSet, u: Utterance) -> list[Evidence]:
             if p.kind == "interjection" and not interjection_ok(u, i, j, p):
                 continue
             found.append(Evidence(p.target, p.kind, p.tier, i, j, score=72.0 if p.fuzzy else 100.0,
-                                  approximate=p.fuzzy, phrase=p.text))
+                                  approximate=p.fuzzy, phrase=p.text, negative=p.negative))
     return found
 
 

@@ -73,8 +73,13 @@ class NegationRules:
             if self.is_negation(tokens, k):
                 count += 1
                 explained = k + 1  # the words up to a negation belong to the answer
-                no_problem = t.reading in self.no_problem_words
+                no_problem = (t.reading in self.no_problem_words
+                              or (k > last + 1 and tokens[k - 1].reading + t.reading in self.no_problem_words))
             elif count and is_content(t, neutral):
+                break
+            elif t.pos in ("動詞", "形容詞") and is_content(t, neutral):
+                # Another verb or adjective: a denial after it is its own
+                # (「どちらかと言えば行きたくない」 does not deny 言う).
                 break
             k += 1
         return Scope(count % 2 == 1 and not limited, explained, no_problem and count == 1)

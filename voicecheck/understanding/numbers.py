@@ -19,6 +19,8 @@ _NUM_CHARS = "0-9〇零一二三四五六七八九十百千"
 _NUM = rf"[{_NUM_CHARS}](?:\|?[{_NUM_CHARS}])*"
 _KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
 _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+MOST_TIMES_WITHOUT_COUNTER = 20  # 「週3」 is three times a week; 「月1000」 is not a rate
+OLDEST = 150  # the open end of 「50以上」: older than anyone
 # Characters that join numbers into something that is not one amount: 「5-10」, 「3/4」, 「10:30」.
 _NOT_AN_AMOUNT = "-‐–—−/:.・~〜"
 
@@ -111,7 +113,8 @@ class NumberReader:
         parts = rf"(?:{_alternation(a.decade_parts)})"
         age = (rf"(?:(?P<soon>{_alternation(a.soon)})\|?)?"
                rf"(?P<n>{_NUM})\|?(?P<unit>{_alternation(a.years + a.decades)})?\|?{parts}?\|?"
-               rf"(?:(?P<below>{_alternation(a.below)})|(?P<above>{_alternation(a.above)}))?")
+               rf"(?:(?P<below>{_alternation(a.below)})|(?P<above>{_alternation(a.above)})"
+               rf"|(?P<or_more>{_alternation(a.or_more)})|(?P<or_less>{_alternation(a.or_less)}))?")
         eras = _alternation(list(a.eras)) if a.eras else "(?!)"
         birth = (rf"(?:(?P<era>{eras})\|?(?:の\|?)?(?P<en>{_NUM}|元)|(?P<year>{_NUM}))"
                  rf"\|?(?:{_alternation(a.year_words)})\|?(?P<born>{_alternation(a.born)})?")
@@ -189,10 +192,16 @@ class NumberReader:
                 if first > 0 and u.tokens[first - 1].pos1 == "数":
                     continue
             low, high = (n, n + 9) if unit in a.decades else (n, n)
-            if m.group("below") or m.group("soon"):
+            if m.group("soon"):  # 「来年で50」: not yet
                 low, high = low - 1, high - 1
-            if m.group("above"):
-                low, high = low + 1, high + 1
+            elif m.group("below"):
+                low, high = 0, low - 1
+            elif m.group("or_less"):
+                low = 0
+            elif m.group("above"):  # 「40過ぎ」「40ちょっと」: a little more, not any age above
+                low, high = high + 1, high + 9
+            elif m.group("or_more"):
+                high = OLDEST
             found.append(self._age_evidence(u, first, last, low, high, negation))
         for i, t in enumerate(u.tokens):
             if t.surface in self._age_words:
@@ -216,8 +225,8 @@ class NumberReader:
                       negation: NegationScope) -> Evidence | None:
         at_least = self.data.age.at_least
         negated, tail_end = negation(u, last)
-        if negated:  # 「まだ50になってない」: younger than the number said
-            low, high = low - 1, low - 1
+        if negated:  # 「まだ50になってない」「50以上ではない」: the other side of what was said
+            low, high = (0, low - 1) if high >= OLDEST or low > 0 else (high + 1, OLDEST)
         if low >= at_least:
             target = "yes"
         elif high < at_least:
@@ -243,8 +252,15 @@ class NumberReader:
             return float(n) if n is not None else None
 
         for m in self._rate_re.finditer(s.text):
-            if m.group("counter") is None and m.group("per") is not None:
-                continue  # 「週に3」 with no 回 is not a rate
+            if m.group("counter") is None:
+                # 「週3」 is a rate; 「週に3」 and 「月1000円」 are not.
+                if m.group("per") is not None or not m.group("cn") or _plain(m.group("cn")) in f.vague:
+                    continue
+                first_, last_ = s.span(m.start(), m.end())
+                if last_ + 1 < len(u.tokens) and u.tokens[last_ + 1].pos1 == "接尾":
+                    continue
+                if (spoken_number(m.group("cn")) or 0) > MOST_TIMES_WITHOUT_COUNTER:
+                    continue
             pn, pn2 = value(m.group("pn"), 1.0), value(m.group("pn2"), None) if m.group("pn2") else None
             cn, cn2 = value(m.group("cn"), 1.0), value(m.group("cn2"), None) if m.group("cn2") else None
             if pn is None or cn is None or pn <= 0:

@@ -47,22 +47,48 @@ class Phrase:
     starts_with_word: bool = True  # its first word is a content word, so a match must start at one
     first_reading: str = ""  # reading of its first word
     first_pos: str = ""  # part of speech of its first word (はい the reply, not 肺 the organ)
+    negative: bool = False  # written denied (回らない, 歩けない): found as its verb, the denial read from the answer
+    words: tuple[Token, ...] = ()  # its words, for finding it with words in between (「ろれつがうまく回らない」)
 
 
 # A light verb alone says nothing without its ending (「しましょう」 is not 「しました」).
-_LIGHT_VERBS = frozenset({"する", "ある", "いる", "なる", "くる", "やる", "できる"})
+_LIGHT_VERBS = frozenset({"する", "ある", "いる", "なる", "くる", "やる", "できる", "いう", "いく", "行く", "おる", "言う"})
+
+
+def _verb_core(tokens: list[Token]) -> list[Token] | None:
+    """The words up to a verb or adjective without its tense and aspect (腫れている → 腫れ), or
+    None when nothing is left that means something on its own (a light verb alone: 「しましょう」
+    is not 「しました」, 「なってない」 says nothing without what did not become)."""
+    end = len(tokens)
+    while end > 1 and _is_aspect(tokens[end - 1]):
+        end -= 1
+    if tokens[end - 1].pos not in LEMMA_POS or tokens[end - 1].pos1 not in ("自立", "接尾"):
+        return None
+    if end == 1 and tokens[0].base in _LIGHT_VERBS:
+        return None
+    return tokens[:end]
 
 
 def _without_aspect(tokens: list[Token]) -> list[Token]:
     """Drop trailing tense/aspect words after a verb or adjective (腫れている → 腫れ)."""
-    end = len(tokens)
-    while end > 1 and _is_aspect(tokens[end - 1]):
-        end -= 1
-    if end == len(tokens) or tokens[end - 1].pos not in LEMMA_POS or tokens[end - 1].pos1 != "自立":
+    if len(tokens) < 2 or not _is_aspect(tokens[-1]):
         return tokens
-    if end == 1 and tokens[0].base in _LIGHT_VERBS:
-        return tokens
-    return tokens[:end]
+    return _verb_core(tokens) or tokens
+
+
+# Dictionary forms of the auxiliaries that deny the verb before them (grammar, like the part-of-
+# speech names; the matcher reads the fuller list of its negation rules from answers.toml).
+_DENIALS = frozenset({"ない", "ん", "ぬ", "へん", "ひん", "ず"})
+
+
+def _without_denial(tokens: list[Token]) -> tuple[list[Token], bool]:
+    """「回らない」 → (回ら, True): a denied verb or adjective is found in any form, and whether the
+    answer denies it is read from the answer itself (回りません, 回らなくて, 回らん)."""
+    if len(tokens) >= 2 and tokens[-1].pos == "助動詞" and tokens[-1].base in _DENIALS:
+        core = _verb_core(tokens[:-1])
+        if core is not None:
+            return core, True
+    return tokens, False
 
 
 def compile_phrase(text: str, target: str, kind: str, tier: int, *, fuzzy: bool = False,
@@ -71,8 +97,11 @@ def compile_phrase(text: str, target: str, kind: str, tier: int, *, fuzzy: bool 
     if not tokens:
         return None
     exact = kind == "correction"
+    negative = False
     if kind in ("echo", "statement"):  # a command's tense is part of it: 「間違った」 is not 「間違ってる」
         tokens = _without_aspect(tokens)
+        if kind == "echo":
+            tokens, negative = _without_denial(tokens)
     last = tokens[-1]
     prefix = "".join(t.reading for t in tokens[:-1])
     last_base = base_reading(last.base) or last.reading
@@ -90,7 +119,10 @@ def compile_phrase(text: str, target: str, kind: str, tier: int, *, fuzzy: bool 
         anchor = full
     first = tokens[0]
     return Phrase(text, target, kind, tier, prefix, last, last_base, anchor, full, fuzzy, takes_topic, exact,
-                  is_wordlike(first) and first.pos not in ("感動詞", "フィラー"), first.reading, first.pos)
+                  # caution words (かも, 気がする) are endings: they may start inside a word's reading
+                  kind != "caution" and is_wordlike(first) and first.pos not in ("感動詞", "フィラー"),
+                  first.reading, first.pos,
+                  negative, tuple(tokens))
 
 
 def _common(a: str, b: str) -> str:
@@ -135,6 +167,8 @@ def find(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
     clause: in 「腫れってなに」 the 腫れ is what is asked about, not an answer.
     """
     spans = _find_words(p, u)
+    if len(p.words) >= 2 and not p.exact and p.kind != "command":
+        spans = list(dict.fromkeys(spans + _find_with_gaps(p, u)))
     if p.takes_topic:
         spans = [(u.clause_of(i, j)[0], j) for i, j in spans]
     return spans
@@ -161,6 +195,48 @@ def _find_words(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
                     if p.kind != "statement" or j != end or _statement_pos_ok(u, end, p):
                         spans.append((i, end))
         pos = r.find(p.anchor, pos + 1) if p.anchor else (pos + 1 if pos + 1 < len(r) else -1)
+    return spans
+
+
+MAX_GAPS = 2  # words allowed between a phrase's words: 「ろれつが|うまく|回らない」「階段を|ゆっくり|下りる」
+
+
+def _skippable(t: Token) -> bool:
+    """A word that may stand between a phrase's words without changing what it says: an adverb
+    (ゆっくり, 全然), an adjective used as one (うまく), a topic particle (は, も), a prefix (お)."""
+    return (t.pos in ("副詞", "連体詞", "接頭詞") or (t.pos == "形容詞" and t.reading.endswith("ク"))
+            or (t.pos == "助詞" and t.pos1 == "係助詞"))
+
+
+def _word_matches(t: Token, w: Token) -> bool:
+    if t.reading == w.reading:
+        return True
+    return w.pos in LEMMA_POS and t.pos == w.pos and base_reading(t.base) == base_reading(w.base)
+
+
+def _find_with_gaps(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
+    """The phrase's words in order in one clause, with a few words between them, a particle said
+    differently (階段で下りる) or left out (階段下りる)."""
+    words, tokens, spans = p.words, u.tokens, []
+    for i, t in enumerate(tokens):
+        if not _word_matches(t, words[0]):
+            continue
+        j, k, gaps = i + 1, 1, 0
+        while k < len(words) and j < len(tokens) and not tokens[j].is_boundary:
+            w, t = words[k], tokens[j]
+            last = k == len(words) - 1
+            if (same_word(t, p) if last else _word_matches(t, w)):
+                j, k = j + 1, k + 1
+            elif w.pos == "助詞" and t.pos == "助詞":  # another particle in its place
+                j, k = j + 1, k + 1
+            elif w.pos == "助詞" and k + 1 < len(words) and _word_matches(t, words[k + 1]):
+                k += 1  # the particle left out
+            elif _skippable(t) and gaps < MAX_GAPS:
+                j, gaps = j + 1, gaps + 1
+            else:
+                break
+        if k == len(words):
+            spans.append((i, j - 1))
     return spans
 
 

@@ -57,7 +57,9 @@ class AgeRules:
     years: tuple[str, ...]
     decades: tuple[str, ...]
     below: tuple[str, ...]
-    above: tuple[str, ...]
+    above: tuple[str, ...]  # more than the number (過ぎ)
+    or_more: tuple[str, ...]  # the number or more (以上)
+    or_less: tuple[str, ...]  # the number or less (以下)
     soon: tuple[str, ...]  # said before the age: 「来年で50」 is not 50 yet
     decade_parts: tuple[str, ...]  # 「40代後半」
     words: dict[str, int]
@@ -94,6 +96,9 @@ class FrequencyRules:
 @dataclass(frozen=True)
 class Caution:
     context_dependent: tuple[str, ...]  # words whose meaning flips with context: read back, never accepted
+    hedges: tuple[str, ...]  # words that make an answer a guess (かもしれない): read back
+    question_words: tuple[str, ...]  # どのくらい, 何 …: an answer asking something back is not an answer
+    time_words: tuple[str, ...]  # a free-text "since when" answer naming one is taken at once
     session_commands: tuple[str, ...]  # command ids that change the session: accepted only when said clearly
     strict_questions: tuple[str, ...]  # question ids where only a clear answer is accepted
 
@@ -193,13 +198,14 @@ def _order(t) -> OrderWords:
 
 
 def _age(t, content: Content) -> AgeRules:
-    t.no_unknown_keys({"question", "at_least", "years", "decades", "below", "above", "soon", "decade_parts", "words",
-                       "eras", "year_words", "born"})
+    t.no_unknown_keys({"question", "at_least", "years", "decades", "below", "above", "from", "up_to", "soon",
+                       "decade_parts", "words", "eras", "year_words", "born"})
     qid = t.choice("question", tuple(q.id for q in content.questions if q.kind == "yes_no"))
     words = _number_table(t, "words", 1, 130)
     eras = _number_table(t, "eras", 1800, 2200)
     return AgeRules(qid, t.integer("at_least", 1, 130), t.texts("years"), t.texts("decades"),
-                    t.texts("below"), t.texts("above"), t.texts("soon"), t.texts("decade_parts"),
+                    t.texts("below"), t.texts("above"), t.texts("from"), t.texts("up_to"), t.texts("soon"),
+                    t.texts("decade_parts"),
                     {k: int(v) for k, v in words.items()}, {k: int(v) for k, v in eras.items()},
                     t.texts("year_words"), t.texts("born"))
 
@@ -235,12 +241,14 @@ def _negation(t) -> Negation:
 
 
 def _caution(t, content: Content) -> Caution:
-    t.no_unknown_keys({"context_dependent", "session_commands", "strict_questions"})
+    t.no_unknown_keys({"context_dependent", "hedges", "question_words", "time_words", "session_commands",
+                       "strict_questions"})
     for key, allowed in (("session_commands", COMMAND_IDS), ("strict_questions", tuple(q.id for q in content.questions))):
         for value in t.texts(key):
             if value not in allowed:
                 raise ContentError(t.file, t._k(key), f"unknown id {value!r}; expected one of {', '.join(allowed)}")
-    return Caution(t.texts("context_dependent"), t.texts("session_commands"), t.texts("strict_questions"))
+    return Caution(t.texts("context_dependent"), t.texts("hedges"), t.texts("question_words"), t.texts("time_words"),
+                   t.texts("session_commands"), t.texts("strict_questions"))
 
 
 def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:

@@ -5,7 +5,10 @@ turn. So, whatever the score:
 - a word whose meaning flips with context (大丈夫, 結構, いい, まあ …) is read back;
 - a result of one mora (a cough, a buzz heard as 「ドゥッ」) is never an answer;
 - a command that changes the session (stop, back, skip) said as one short word is read back;
-- on a strict question (the emergency screen) only a clear, unhedged answer is accepted.
+- an answer hedged as a guess (「腫れてるかもしれない」「たぶん」) is read back;
+- on a strict question (the emergency screen) only a clear, unhedged answer is accepted;
+- an answer that asks something back (「熱いってどのくらい？」) is not an answer;
+- a free-text "since when" answer that names no time is read back before it is kept.
 The lists live in answers.toml ([caution]).
 """
 from __future__ import annotations
@@ -13,8 +16,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from voicecheck.reading import reading
-from voicecheck.understanding.decision import ACCEPT_AT, Match
+from voicecheck.understanding.decision import Match
+from voicecheck.understanding.evidence import ECHO
+from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases
+from voicecheck.understanding.utterance import Utterance
 
 STRICT_ACCEPT_AT = 90.0  # on a strict question an answer needs this score to be taken without a read-back
 READ_BACK_SCORE = 70.0  # the score a safeguarded answer is lowered to: read back, never dropped
@@ -27,32 +33,76 @@ class Safeguards:
         self.context_dependent = frozenset(reading(w) for w in caution.context_dependent) - {""}
         self.session_commands = frozenset(caution.session_commands)
         self.strict_questions = frozenset(caution.strict_questions)
+        self._hedges = _phrase_set(caution.hedges)
+        self._question_words = _phrase_set(caution.question_words)
+        self._time_words = _phrase_set(caution.time_words)
+        self._topic_markers = _phrase_set(data.topic_markers)
+
+    def is_hedged(self, u: Utterance) -> bool:
+        """「かもしれない」「たぶん」「気がする」: the answer is a guess."""
+        return _found(self._hedges, u)
+
+    def names_a_time(self, u: Utterance) -> bool:
+        return _found(self._time_words, u)
+
+    def asks_back(self, u: Utterance) -> str | None:
+        """"help" when the answer asks what the question means (「熱いってどのくらい？」),
+        "question" when it asks something else back (「熱はありますか」), None for an answer."""
+        tokens = [t for t in u.tokens if t.reading or t.surface in ("?", "？")]
+        if not tokens:
+            return None
+        ends_with_mark = tokens[-1].surface in ("?", "？")
+        words = [t for t in tokens if not t.is_boundary]
+        if not words:
+            return None
+        last = words[-1]
+        # 「ありますか」「ですか」: か after a verb, an adjective or です/ます asks; 「何回か」 does not.
+        # 「ありますか」「ですか」: か after a verb, an adjective or です/ます asks; 「何回か」 does not,
+        # nor does 「あるかないか」 (one or the other).
+        asks = (last.pos == "助詞" and last.base == "か" and len(words) >= 2
+                and words[-2].pos in ("動詞", "形容詞", "助動詞")
+                and not any(t.surface.endswith("か") for t in words[:-1]))
+        if not (asks or (ends_with_mark and _found(self._question_words, u))):
+            return None
+        # About a word of the question (「熱いって…」「腫れとは…」): what does it mean.
+        return "help" if _found(self._topic_markers, u) else "question"
 
     def is_context_dependent(self, phrase: str) -> bool:
         return reading(phrase) in self.context_dependent
 
     def apply(self, question_id: str, match: Match, *, deciding: tuple[str, ...] = (), morae: int = 99,
-              clear_command: bool = True, hedged: bool = False) -> Match:
+              clear_command: bool = True, hedged: bool = False, guess: bool = False) -> Match:
         """The match, lowered to a read-back where a safeguard says so (reasons in `cautions`).
 
         `deciding`: the phrases the answer rests on; `morae`: the spoken length of what was
         heard; `clear_command`: the command was said in words that leave no doubt; `hedged`:
-        the answer carried a correction or contradiction.
+        the answer carried a correction or contradiction; `guess`: it was said as a guess.
         """
         if match.decision != "accept":
             return match
         reasons: list[str] = []
         if match.command:
-            if match.command in self.session_commands and not clear_command:
-                reasons.append("short_command")
+            if match.command in self.session_commands and (
+                    not clear_command or any(self.is_context_dependent(p) for p in deciding)):
+                reasons.append("unclear_command")
         else:
             if morae < MIN_ANSWER_MORAE:
                 return Match(score=0.0, cautions=("too_short",))
             if any(self.is_context_dependent(p) for p in deciding):
                 reasons.append("context_dependent")
+            if guess:
+                reasons.append("guess")
             if question_id in self.strict_questions and (hedged or match.score < STRICT_ACCEPT_AT):
                 reasons.append("strict_question")
         if not reasons:
             return match
         return replace(match, score=min(match.score, READ_BACK_SCORE), decision="confirm",
                        cautions=match.cautions + tuple(reasons))
+
+
+def _phrase_set(texts) -> PhraseSet:
+    return PhraseSet.of([p for t in texts if (p := compile_phrase(t, "caution", "caution", ECHO))])
+
+
+def _found(phrases: PhraseSet, u: Utterance) -> bool:
+    return any(find(p, u) for p in phrases.candidates(u))
