@@ -199,7 +199,10 @@ def test_short_sound_waits_longer_before_ending():
     cough = spoken("あ", lead_s=0, tail_s=0)[: int(0.25 * SAMPLE_RATE)]
     stream = np.concatenate([silence(0.3), cough, silence(1.6), spoken("いいえ", lead_s=0, tail_s=0), silence(3.0)])
     config = EndpointConfig(end_silence_s=1.0, end_silence_after_short_s=2.0, short_speech_s=0.35)
-    utterance, _ = run_frames(stream, config)
+    # webrtcvad takes the clipped "あ" for speech (Silero, rightly, does not): the rule under test
+    # is what happens after a short first sound
+    utterance = capture_utterance(frames_of(stream), config, vad=audio.VoiceActivity())
+    assert utterance.waited_s < 0.5
     assert utterance.speech_s > 0.4  # the "いいえ" after the pause is part of the answer
 
 

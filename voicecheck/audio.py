@@ -15,10 +15,15 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-FRAME_MS = 30  # webrtcvad accepts 10, 20 or 30 ms frames; 30 ms is the steadiest
-FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
-MAX_NO_ANSWER_TIMEOUT_S = 600.0  # "up to minutes": ten minutes is the ceiling
+from voicecheck.listening.endpointer import (  # noqa: F401  (the listening layer, re-exported)
+    MAX_NO_ANSWER_TIMEOUT_S,
+    EndpointConfig,
+    Endpointer,
+    Utterance,
+    capture_utterance,
+)
+from voicecheck.listening.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, frames_of, pcm16_bytes  # noqa: F401
+from voicecheck.listening.vad import WebrtcVoiceActivity as VoiceActivity  # noqa: F401
 
 
 class SpeechError(Exception):
@@ -62,12 +67,6 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) ->
     return np.asarray(soxr.resample(samples, from_rate, to_rate, quality="HQ"), dtype=np.float32)
 
 
-def pcm16_bytes(samples: np.ndarray) -> bytes:
-    """Float samples (-1..1) as little-endian signed 16-bit PCM, the format Vosk and webrtcvad read."""
-    clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
-    return (clipped * 32767.0).astype("<i2").tobytes()
-
-
 def read_wav(path: Path | str) -> np.ndarray:
     """Read a sound file of any sample rate, channel count or bit depth as 16 kHz mono float32.
 
@@ -103,180 +102,8 @@ def write_wav(path: Path | str, samples: np.ndarray, rate: int = SAMPLE_RATE) ->
     return path
 
 
-def frames_of(samples: np.ndarray, frame_samples: int = FRAME_SAMPLES) -> Iterator[np.ndarray]:
-    """Cut samples into whole frames; the last partial frame is padded with silence."""
-    samples = np.asarray(samples, dtype=np.float32)
-    for start in range(0, len(samples), frame_samples):
-        frame = samples[start:start + frame_samples]
-        if len(frame) < frame_samples:
-            frame = np.pad(frame, (0, frame_samples - len(frame)))
-        yield frame
-
-
 # ---------------------------------------------------------------------------------------------
-# Voice activity and endpointing
-
-
-class VoiceActivity:
-    """Is this 30 ms frame speech? webrtcvad, behind a loudness floor.
-
-    The floor keeps very quiet hiss (a fridge, a distant TV at low level) from counting as
-    speech; webrtcvad alone happily fires on it.
-    """
-
-    def __init__(self, aggressiveness: int = 2, floor_dbfs: float = -50.0) -> None:
-        import webrtcvad
-
-        self._vad = webrtcvad.Vad(aggressiveness)
-        self._floor = 10 ** (floor_dbfs / 20.0)
-
-    def is_speech(self, frame: np.ndarray) -> bool:
-        if len(frame) != FRAME_SAMPLES:
-            raise ValueError(f"expected frames of {FRAME_SAMPLES} samples, got {len(frame)}")
-        rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
-        if rms < self._floor:
-            return False
-        return self._vad.is_speech(pcm16_bytes(frame), SAMPLE_RATE)
-
-
-@dataclass(frozen=True)
-class EndpointConfig:
-    """When an answer starts and ends. Tuned for slow speakers who pause inside an answer.
-
-    An answer ends after `end_silence_s` without speech. Older speakers often stop for a
-    second in the middle ("えっと……階段のときです"), so this is longer than the half second
-    dictation systems use; a short first sound (a filler, a cough) waits longer still.
-    """
-
-    no_answer_timeout_s: float = 20.0  # nobody started speaking within this time
-    start_speech_s: float = 0.12  # this much speech within `start_window_s` starts an answer
-    start_window_s: float = 0.3
-    end_silence_s: float = 1.3  # silence that ends an answer
-    end_silence_after_short_s: float = 2.0  # … when less than `short_speech_s` has been said
-    short_speech_s: float = 0.35
-    pre_roll_s: float = 0.5  # audio kept from before the detected start (soft first consonants)
-    max_answer_s: float = 30.0  # stop listening to a monologue here
-
-    def __post_init__(self) -> None:
-        if not 0 < self.no_answer_timeout_s <= MAX_NO_ANSWER_TIMEOUT_S:
-            raise ValueError(
-                f"the no-answer timeout must be between 0 and {MAX_NO_ANSWER_TIMEOUT_S:.0f} seconds"
-            )
-        if self.end_silence_s <= 0 or self.max_answer_s <= 0:
-            raise ValueError("end silence and maximum answer length must be positive")
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One answer cut out of a stream of frames."""
-
-    samples: np.ndarray  # 16 kHz mono float32, pre-roll and trailing silence included
-    timed_out: bool = False  # no speech started before the no-answer timeout
-    speech_s: float = 0.0  # seconds of frames judged as speech
-    waited_s: float = 0.0  # stream time until the answer started
-    trailing_silence_s: float = 0.0  # silence between the last speech and the cut
-    truncated: bool = False  # cut at `max_answer_s` or because the stream ended mid-answer
-
-
-class Endpointer:
-    """A frame-by-frame state machine: waiting → speaking → ended (or timed out).
-
-    Pure apart from the VAD, so it runs identically on microphone frames and on WAV files.
-    """
-
-    WAITING, SPEAKING, ENDED, TIMED_OUT = "waiting", "speaking", "ended", "timed_out"
-
-    def __init__(self, config: EndpointConfig, vad: VoiceActivity | None = None) -> None:
-        self.config = config
-        self.vad = vad or VoiceActivity()
-        self.state = self.WAITING
-        self.frame_s = FRAME_MS / 1000.0
-        self._recent: deque[bool] = deque(maxlen=max(1, round(config.start_window_s / self.frame_s)))
-        self._pre_roll: deque[np.ndarray] = deque(maxlen=max(1, round(config.pre_roll_s / self.frame_s)))
-        self.kept: list[np.ndarray] = []
-        self.elapsed_s = 0.0
-        self.started_at_s = 0.0
-        self.speech_s = 0.0
-        self.silence_s = 0.0
-        self.truncated = False
-
-    @property
-    def done(self) -> bool:
-        return self.state in (self.ENDED, self.TIMED_OUT)
-
-    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
-        """Take one frame; return the frames that now belong to the answer (for streaming)."""
-        if self.done:
-            return []
-        self.elapsed_s += self.frame_s
-        voiced = self.vad.is_speech(frame)
-        if self.state == self.WAITING:
-            self._recent.append(voiced)
-            self._pre_roll.append(frame)
-            if sum(self._recent) * self.frame_s >= self.config.start_speech_s:
-                self.state = self.SPEAKING
-                self.started_at_s = self.elapsed_s - len(self._pre_roll) * self.frame_s
-                self.speech_s = sum(self._recent) * self.frame_s
-                started = list(self._pre_roll)
-                self.kept.extend(started)
-                return started
-            if self.elapsed_s >= self.config.no_answer_timeout_s:
-                self.state = self.TIMED_OUT
-            return []
-        # speaking
-        self.kept.append(frame)
-        if voiced:
-            self.speech_s += self.frame_s
-            self.silence_s = 0.0
-        else:
-            self.silence_s += self.frame_s
-        needed = (
-            self.config.end_silence_after_short_s
-            if self.speech_s < self.config.short_speech_s
-            else self.config.end_silence_s
-        )
-        if self.silence_s >= needed:
-            self.state = self.ENDED
-        elif self.elapsed_s - self.started_at_s >= self.config.max_answer_s:
-            self.state = self.ENDED
-            self.truncated = True
-        return [frame]
-
-    def finish(self) -> Utterance:
-        """The answer so far (call when `done`, or when the input ended)."""
-        if self.state == self.SPEAKING:  # the stream stopped while someone was speaking
-            self.truncated = True
-            self.state = self.ENDED
-        samples = np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=np.float32)
-        return Utterance(
-            samples=samples.astype(np.float32, copy=False),
-            timed_out=self.state != self.ENDED,
-            speech_s=round(self.speech_s, 3),
-            waited_s=round(self.started_at_s if self.state == self.ENDED else self.elapsed_s, 3),
-            trailing_silence_s=round(self.silence_s, 3),
-            truncated=self.truncated,
-        )
-
-
-def capture_utterance(
-    frames: Iterable[np.ndarray],
-    config: EndpointConfig,
-    on_answer_frame: Callable[[np.ndarray], None] | None = None,
-    vad: VoiceActivity | None = None,
-) -> Utterance:
-    """Run frames through an Endpointer until the answer ends, the timeout passes or frames run out.
-
-    `on_answer_frame` receives every frame that belongs to the answer as soon as it is known,
-    so a streaming recogniser decodes while the person is still speaking.
-    """
-    endpointer = Endpointer(config, vad)
-    for frame in frames:
-        for kept in endpointer.feed(frame):
-            if on_answer_frame is not None:
-                on_answer_frame(kept)
-        if endpointer.done:
-            break
-    return endpointer.finish()
+# Voice activity over whole clips (endpointing itself lives in voicecheck.listening)
 
 
 def speech_bounds(samples: np.ndarray, vad: VoiceActivity | None = None,

@@ -1,0 +1,345 @@
+"""Endpointing bench: how soon the end of an answer is found in a living room with the TV on.
+
+Run:  .venv/bin/python bench/endpointing.py            (offline table, ~2 minutes)
+      .venv/bin/python bench/endpointing.py --live     (also through a virtual sound card, PulseAudio)
+      (both are part of `make bench`)
+
+Each answer is played into the listening layer as it would reach the microphone: the TV
+(crowd babble, music or pink noise) is already on for `WARM_S` seconds while the device asks
+— the detector runs all the time, so it knows the background when listening starts — then
+the answer, then more of the same noise for as long as the endpointer keeps listening (up to
+its 30 s cap). SNR is the active speech power of the answer over the noise power (bench/noise.py).
+
+Measured per condition:
+  end wait p50 / p95   from the end of the speech to the moment the answer is declared over
+  within 1.5 s         answers whose end is found within 1.5 s of the end of speech
+  cut at the cap       answers still "going on" at the 30 s cap (the end never found)
+  cut in a pause       answers declared over inside a pause shorter than `end_silence_s`
+                       (each set also holds answers made of two parts with a 0.6–1.1 s pause)
+  start missed         answers whose first sound is not in the audio handed to the recogniser
+  false start          a "start" on the TV alone, before the person said anything
+
+Sets: the answers of tests/data/other_voices (Kokoro voices jf_alpha and jm_kumo, not the
+product's voice) are the reported set; the Open JTalk corpus (bench/out/corpus, the product's
+own voice in four variants) was used to tune the thresholds and is shown apart (`--set tuning`).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.noise import SAMPLE_RATE, active_mask, active_power, mean_power, noise_offset  # noqa: E402
+
+BENCH = ROOT / "bench"
+OUT_DIR = BENCH / "out"
+OTHER_VOICES = ROOT / "tests" / "data" / "other_voices"
+WARM_S = 3.0  # the TV is on while the device asks
+CAP_S = 30.0  # EndpointConfig.max_answer_s
+WITHIN_S = 1.5  # target: end found within this after the end of speech
+PAUSES_S = (0.6, 0.8, 1.0, 1.1)  # pauses inside the two-part answers (all shorter than end_silence_s)
+NOISES = ("babble", "music", "pink")
+SNRS = (20.0, 10.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    samples: np.ndarray  # the clean answer with the little silence around it
+    speech_start_s: float
+    speech_end_s: float
+    pause_s: float = 0.0  # a pause inside the answer (two-part answers), else 0
+    voice: str = ""
+
+
+def speech_span(samples: np.ndarray) -> tuple[float, float]:
+    """First and last 10 ms of active speech in a clean clip (within 40 dB of its loudest part)."""
+    mask = active_mask(samples)
+    if not mask.any():
+        return 0.0, 0.0
+    first, last = int(np.argmax(mask)), len(mask) - int(np.argmax(mask[::-1]))
+    return first * 0.010, last * 0.010
+
+
+def _read(path: Path) -> np.ndarray:
+    from voicecheck.audio import read_wav
+
+    return read_wav(path)
+
+
+def _case(name: str, samples: np.ndarray, voice: str, pause_s: float = 0.0) -> Case:
+    start, end = speech_span(samples)
+    return Case(name, samples, start, end, pause_s, voice)
+
+
+def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, voice: str) -> Case:
+    """Two answers said as one, with a pause between (the silence around each is cut first)."""
+    a0, a1 = speech_span(first)
+    b0, b1 = speech_span(second)
+    lead = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
+    joined = np.concatenate([lead, first[int(a0 * SAMPLE_RATE):int(a1 * SAMPLE_RATE)],
+                             np.zeros(int(pause_s * SAMPLE_RATE), np.float32),
+                             second[int(b0 * SAMPLE_RATE):int(b1 * SAMPLE_RATE)], lead])
+    return _case(name, joined, voice, pause_s)
+
+
+def with_pauses(cases: list[Case], every: int = 3) -> list[Case]:
+    """The cases plus two-part answers made of neighbours by the same voice."""
+    out = list(cases)
+    by_voice: dict[str, list[Case]] = {}
+    for case in cases:
+        by_voice.setdefault(case.voice, []).append(case)
+    n = 0
+    for voice, group in sorted(by_voice.items()):
+        for i in range(0, len(group) - 1, every):
+            pause = PAUSES_S[n % len(PAUSES_S)]
+            out.append(_two_part(f"{group[i].name}+{group[i + 1].name}", group[i].samples, group[i + 1].samples,
+                                 pause, voice))
+            n += 1
+    return out
+
+
+def held_out_cases() -> list[Case]:
+    """Kokoro voices from tests/data/other_voices (the files with speech)."""
+    manifest = OTHER_VOICES / "manifest.tsv"
+    if not manifest.is_file():
+        return []
+    cases = []
+    with manifest.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["expected"] == "none":
+                continue
+            samples = _read(OTHER_VOICES / row["audio"])
+            cases.append(_case(row["audio"], samples, row["voice"]))
+    return with_pauses(cases)
+
+
+def tuning_cases(limit: int = 60) -> list[Case]:
+    """The product's own voice (bench corpus, Open JTalk variants): used to tune, not reported as the result."""
+    from bench.corpus import CLIPS_DIR, read_corpus, render
+
+    rows = read_corpus()
+    step = max(1, len(rows) // limit)
+    clips = render(rows[::step][:limit], CLIPS_DIR)
+    cases = [_case(c.path.name, _read(c.path), c.row.voice) for c in clips]
+    return with_pauses(cases)
+
+
+# ------------------------------------------------------------------------------------------ noise
+
+
+def load_tracks() -> dict[str, np.ndarray]:
+    import soundfile
+
+    from bench.music import music
+    from bench.noise import NOISE_SECONDS, load_noise
+
+    tracks = {name: load_noise(name, OUT_DIR / "noise", BENCH / "babble.txt") for name in ("babble", "pink")}
+    path = OUT_DIR / "noise" / "music.wav"
+    if path.is_file():
+        data, _ = soundfile.read(str(path), dtype="float32")
+        tracks["music"] = data / np.float32(np.sqrt(mean_power(data)))
+    else:
+        tracks["music"] = music(NOISE_SECONDS)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), np.clip(tracks["music"] * 0.1, -1, 1), SAMPLE_RATE, subtype="FLOAT")
+    return tracks
+
+
+@dataclass(frozen=True)
+class Condition:
+    noise: str | None
+    snr_db: float | None
+
+    @property
+    def label(self) -> str:
+        return "quiet" if self.noise is None else f"{self.noise} {self.snr_db:g} dB"
+
+
+def conditions() -> list[Condition]:
+    return [Condition(None, None)] + [Condition(n, s) for n in NOISES for s in SNRS]
+
+
+def room_sound(case: Case, condition: Condition, tracks: dict[str, np.ndarray],
+               warm_s: float = WARM_S, after_s: float = CAP_S + 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """(warm-up noise, answer + noise after it): what the microphone hears, deterministic per case."""
+    answer = np.concatenate([case.samples, np.zeros(int(after_s * SAMPLE_RATE), np.float32)])
+    warm = np.zeros(int(warm_s * SAMPLE_RATE), np.float32)
+    if condition.noise is None:
+        return warm, answer
+    track = tracks[condition.noise]
+    total = len(warm) + len(answer)
+    looped = np.tile(track, int(np.ceil((total + len(track)) / len(track))))
+    offset = noise_offset(len(track), len(track) // 2, case.name, condition.noise)
+    noise = looped[offset: offset + total].astype(np.float64)
+    scale = np.sqrt(active_power(case.samples) / 10 ** (condition.snr_db / 10.0) / mean_power(noise))
+    noise *= scale
+    mixed = noise.copy()
+    mixed[len(warm):len(warm) + len(case.samples)] += case.samples
+    peak = float(np.max(np.abs(mixed)))
+    if peak > 0.99:
+        mixed *= 0.99 / peak
+    mixed = mixed.astype(np.float32)
+    return mixed[:len(warm)], mixed[len(warm):]
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+@dataclass
+class Outcome:
+    end_wait_s: float | None  # None: not ended before the cap
+    at_cap: bool
+    cut_in_pause: bool
+    start_missed: bool
+    false_start: bool
+    timed_out: bool
+
+
+def run_case(case: Case, condition: Condition, tracks, make_detector, config, warm: bool = True) -> Outcome:
+    from voicecheck.listening.endpointer import Endpointer
+    from voicecheck.listening.frames import frames_of
+
+    warm_audio, answer = room_sound(case, condition, tracks)
+    detector = make_detector()
+    if warm:
+        for frame in frames_of(warm_audio):
+            detector.is_speech(frame)
+    endpointer = Endpointer(config, detector)
+    for frame in frames_of(answer):
+        endpointer.feed(frame)
+        if endpointer.done:
+            break
+    u = endpointer.finish()
+    if u.timed_out:
+        return Outcome(None, False, False, True, False, True)
+    false_start = u.started_at_s + config.pre_roll_s < case.speech_start_s - 0.3
+    start_missed = u.started_at_s > case.speech_start_s + 0.03
+    at_cap = u.truncated
+    ended = u.ended_at_s
+    cut_in_pause = not at_cap and ended < case.speech_end_s - 0.05
+    wait = None if at_cap else ended - case.speech_end_s
+    return Outcome(wait, at_cap, cut_in_pause, start_missed, false_start, False)
+
+
+@dataclass
+class Row:
+    label: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def waits(self) -> list[float]:
+        return [o.end_wait_s for o in self.outcomes if o.end_wait_s is not None and not o.cut_in_pause]
+
+    def pct(self, p: float) -> float:
+        w = self.waits()
+        return float(np.percentile(w, p)) if w else float("nan")
+
+    def within(self) -> int:
+        return sum(1 for o in self.outcomes if o.end_wait_s is not None and not o.cut_in_pause
+                   and o.end_wait_s <= WITHIN_S)
+
+    def count(self, attr: str) -> int:
+        return sum(1 for o in self.outcomes if getattr(o, attr))
+
+
+def measure(cases: list[Case], tracks, make_detector, config, conds: list[Condition] | None = None,
+            warm: bool = True, log=None) -> list[Row]:
+    rows = []
+    for cond in conds or conditions():
+        row = Row(cond.label)
+        for case in cases:
+            row.outcomes.append(run_case(case, cond, tracks, make_detector, config, warm))
+        if log:
+            log(f"  {cond.label}: {row.within()}/{len(cases)} within {WITHIN_S:g} s")
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[Row], n: int) -> list[str]:
+    lines = ["| condition | end wait p50 / p95 | end found within 1.5 s | cut at the 30 s cap | "
+             "cut in a pause | start missed | false start on the TV |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row.label} | {row.pct(50):.2f} s / {row.pct(95):.2f} s | "
+                     f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
+                     f"{row.count('cut_in_pause')} | {row.count('start_missed')} | {row.count('false_start')} |")
+    return lines
+
+
+def detectors() -> dict[str, object]:
+    """The detectors compared: what shipped before, and what ships now."""
+    from voicecheck.listening.detector import DetectorConfig, SpeechDetector
+    from voicecheck.listening.vad import WebrtcVoiceActivity
+
+    return {
+        "before: webrtcvad alone": lambda: WebrtcVoiceActivity(),
+        "webrtcvad + background": lambda: SpeechDetector(DetectorConfig(vad="webrtc")),
+        "Silero alone": lambda: SpeechDetector(DetectorConfig(above_background_db=-100.0)),
+        "now: Silero + background": lambda: SpeechDetector(),
+    }
+
+
+def offline_report(cases: list[Case], set_name: str, log, compare: bool = True) -> list[str]:
+    from voicecheck.settings import Settings
+    from voicecheck.speech_io import endpoint_config
+
+    config = endpoint_config(Settings())
+    tracks = load_tracks()
+    out = []
+    n = len(cases)
+    two_part = sum(1 for c in cases if c.pause_s)
+    chosen = detectors() if compare else {"now: Silero + background": detectors()["now: Silero + background"]}
+    for name, make in chosen.items():
+        log(f"{set_name} · {name} …")
+        started = time.perf_counter()
+        rows = measure(cases, tracks, make, config, log=log)
+        out += [f"### {name}", "",
+                f"{n} answers ({two_part} of them in two parts with a pause of {min(PAUSES_S):g}–{max(PAUSES_S):g} s), "
+                f"{set_name}; {time.perf_counter() - started:.0f} s to run.", ""]
+        out += table(rows, n) + [""]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=("held_out", "tuning"), default="held_out")
+    parser.add_argument("--now-only", action="store_true", help="only the shipped detector (no comparison)")
+    parser.add_argument("--live", action="store_true", help="also measure through PulseAudio (bench/live_room.py)")
+    parser.add_argument("--output", type=Path, default=BENCH / "endpointing.md")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    cases = held_out_cases() if args.set == "held_out" else tuning_cases()
+    if not cases:
+        log("no answers to measure (tests/data/other_voices is missing)")
+        return 2
+    set_name = ("Kokoro voices jf_alpha and jm_kumo (tests/data/other_voices)" if args.set == "held_out"
+                else "Open JTalk variants (bench corpus; the tuning set)")
+    lines = ["# Endpointing: end of speech → the answer is declared over", "",
+             f"Command: `.venv/bin/python bench/endpointing.py{' --set tuning' if args.set == 'tuning' else ''}` · "
+             f"{time.strftime('%Y-%m-%d %H:%M')}. The TV is on {WARM_S:g} s before each answer; "
+             f"end_silence_s = 1.3 s (the default setting).", ""]
+    lines += offline_report(cases, set_name, log, compare=not args.now_only)
+    if args.live:
+        from bench.live_room import live_report
+
+        lines += live_report(log)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""How loud the steady background is: the TV, a fan, the street.
+
+At the device the person answering is louder than the TV across the room, so a frame is only
+the person's voice when it stands clearly above the background. The background is a low
+percentile of the frame levels of the last few seconds: speech always has gaps between
+words, and those gaps show the background even while someone talks; a low percentile of a
+long window is hardly moved by the talk itself.
+
+While an answer is going on (`hold()`), the estimate may fall but rises only slowly, so a
+long answer cannot raise the bar above its own quieter syllables. Before enough sound has
+been heard to know the background (`level_db` is None), only the absolute floor applies —
+an answer that begins at once is never lost for want of a background.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from voicecheck.listening.frames import FRAME_S
+
+
+class BackgroundLevel:
+    def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.6,
+                 rise_while_held_db_per_s: float = 1.0) -> None:
+        self.percentile = percentile
+        self._levels: deque[float] = deque(maxlen=max(2, round(window_s / FRAME_S)))
+        self._known_after = max(1, round(known_after_s / FRAME_S))
+        self._rise_per_frame = rise_while_held_db_per_s * FRAME_S
+        self._held = False
+        self._value: float | None = None
+        self._spread: float = 0.0
+
+    @property
+    def level_db(self) -> float | None:
+        return self._value
+
+    @property
+    def spread_db(self) -> float:
+        """How much the background itself goes up and down (median minus 10th percentile, dB).
+
+        Crowd babble swings by 5 dB or more from syllable to syllable, fan noise by 2: a voice
+        must clear the background by more where the background itself jumps about."""
+        return self._spread
+
+    def hold(self, held: bool) -> None:
+        """An answer is going on (True) or over (False)."""
+        self._held = held
+
+    def update(self, frame_level_db: float) -> float | None:
+        self._levels.append(frame_level_db)
+        if len(self._levels) < self._known_after:
+            return self._value
+        if self._held and self._value is None:
+            # An answer began before the background was known: its own frames would set the bar
+            # at the level of the voice and cut the answer. The background waits for its end.
+            return None
+        low, estimate, mid = np.percentile(np.fromiter(self._levels, float, len(self._levels)),
+                                           (10.0, self.percentile, 50.0))
+        if self._held:
+            if estimate > self._value:
+                estimate = min(estimate, self._value + self._rise_per_frame)
+        else:
+            self._spread = float(mid - low)
+        self._value = float(estimate)
+        return self._value
+
+    def reset(self) -> None:
+        self._levels.clear()
+        self._value = None
+        self._spread = 0.0

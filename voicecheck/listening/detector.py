@@ -1,0 +1,98 @@
+"""Is the person speaking in this frame? A voice detector, the background level and the echo.
+
+A frame counts as the person's speech when
+  1. the voice detector hears a voice in it (Silero VAD by default, webrtcvad as a fallback),
+  2. it is louder than the absolute floor (-50 dBFS: hiss and far-away sound never count),
+  3. it stands `above_background_db` over the steady background (the TV across the room), and
+  4. it stands `above_echo_db` over what the device's own voice brings to the microphone
+     while it speaks (voicecheck.listening.echo gives that level per frame).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicecheck.listening.background import BackgroundLevel
+from voicecheck.listening.frames import level_db
+from voicecheck.listening.vad import SileroVoiceActivity, WebrtcVoiceActivity
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    vad: str = "silero"  # silero | webrtc
+    silero_threshold: float = 0.5
+    # Silero hardly reacts to a short hummed うん (a common "yes"); webrtcvad does. A frame that
+    # Silero finds at least a little voice-like and webrtcvad calls speech counts as voiced.
+    silero_with_webrtc: float = 0.15
+    floor_dbfs: float = -50.0
+    above_background_db: float = 6.0  # at least this far above the background …
+    above_spread: float = 1.25  # … and this many times the background's own swing (spread_db)
+    # Levels are measured over this many frames (power mean): a crowd's syllables come and go
+    # within 30 ms, a person's own voice lasts; 120 ms evens out the crowd, not the person.
+    level_frames: int = 4
+    above_echo_db: float = 6.0
+    background_window_s: float = 4.0
+    background_percentile: float = 20.0
+
+
+@dataclass(frozen=True)
+class FrameVerdict:
+    speech: bool
+    voiced: bool  # the voice detector's own verdict, before the level tests
+    level_db: float
+    background_db: float | None
+
+
+class SpeechDetector:
+    """Frame-by-frame verdicts with state (the VAD's memory, the background). One per audio source."""
+
+    def __init__(self, config: DetectorConfig | None = None, vad=None) -> None:
+        self.config = config or DetectorConfig()
+        if vad is None:
+            vad = self._default_vad()
+        self.vad = vad
+        self._webrtc = WebrtcVoiceActivity(floor_dbfs=self.config.floor_dbfs) \
+            if isinstance(vad, SileroVoiceActivity) else None
+        self.background = BackgroundLevel(self.config.background_window_s, self.config.background_percentile)
+        self.last: FrameVerdict | None = None
+        self._powers: deque[float] = deque(maxlen=max(1, self.config.level_frames))
+
+    def _default_vad(self):
+        if self.config.vad == "silero":
+            try:
+                return SileroVoiceActivity(self.config.silero_threshold)
+            except (ImportError, FileNotFoundError, OSError):
+                pass  # no onnxruntime or no model file: webrtcvad still works
+        return WebrtcVoiceActivity(floor_dbfs=self.config.floor_dbfs)
+
+    def judge(self, frame: np.ndarray, echo_db: float | None = None) -> FrameVerdict:
+        self._powers.append(10 ** (level_db(frame) / 10.0))
+        level = 10.0 * float(np.log10(max(sum(self._powers) / len(self._powers), 1e-12)))
+        if self._webrtc is not None:
+            probability = self.vad.probability(frame)
+            voiced = probability >= self.config.silero_threshold or (
+                probability >= self.config.silero_with_webrtc and self._webrtc.is_speech(frame))
+        else:
+            voiced = bool(self.vad.is_speech(frame))
+        background = self.background.level_db
+        loud_enough = level >= self.config.floor_dbfs
+        if background is not None:
+            margin = max(self.config.above_background_db, self.config.above_spread * self.background.spread_db)
+            loud_enough = loud_enough and level >= background + margin
+        if echo_db is not None:
+            loud_enough = loud_enough and level >= echo_db + self.config.above_echo_db
+        verdict = FrameVerdict(voiced and loud_enough, voiced, level, background)
+        if echo_db is None or level > echo_db + self.config.above_echo_db:
+            # the device's own voice is not background: it stops when the device stops
+            self.background.update(level)
+        self.last = verdict
+        return verdict
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        return self.judge(frame).speech
+
+    def hold(self, held: bool) -> None:
+        """The endpointer's signal that an answer is going on (see BackgroundLevel.hold)."""
+        self.background.hold(held)

@@ -1,0 +1,196 @@
+"""Where an answer starts and ends, frame by frame.
+
+`Endpointer` is a state machine — waiting → speaking → ended (or timed out) — fed 30 ms frames
+from any source. It asks a speech detector about each frame (by default
+`SpeechDetector`: Silero VAD + the background level, so the TV does not keep an answer
+open) and keeps the frames of the answer, with a little audio from before its start.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from voicecheck.listening.frames import FRAME_S
+
+MAX_NO_ANSWER_TIMEOUT_S = 600.0  # "up to minutes": ten minutes is the ceiling
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """When an answer starts and ends. Tuned for slow speakers who pause inside an answer.
+
+    An answer ends after `end_silence_s` without speech. Older speakers often stop for a
+    second in the middle ("えっと……階段のときです"), so this is longer than the half second
+    dictation systems use; a short first sound (a filler, a cough) waits longer still.
+    """
+
+    no_answer_timeout_s: float = 20.0  # nobody started speaking within this time
+    start_speech_s: float = 0.12  # this much speech within `start_window_s` starts an answer
+    start_window_s: float = 0.3
+    end_silence_s: float = 1.3  # silence that ends an answer
+    end_silence_after_short_s: float = 2.0  # … when less than `short_speech_s` has been said
+    short_speech_s: float = 0.35
+    resume_frames: int = 2  # speech breaks a silence only with this many speech frames in the last 3
+    pre_roll_s: float = 0.5  # audio kept from before the detected start (soft first consonants)
+    max_answer_s: float = 30.0  # stop listening to a monologue here
+
+    def __post_init__(self) -> None:
+        if not 0 < self.no_answer_timeout_s <= MAX_NO_ANSWER_TIMEOUT_S:
+            raise ValueError(
+                f"the no-answer timeout must be between 0 and {MAX_NO_ANSWER_TIMEOUT_S:.0f} seconds"
+            )
+        if self.end_silence_s <= 0 or self.max_answer_s <= 0:
+            raise ValueError("end silence and maximum answer length must be positive")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One answer cut out of a stream of frames."""
+
+    samples: np.ndarray  # 16 kHz mono float32, pre-roll and trailing silence included
+    timed_out: bool = False  # no speech started before the no-answer timeout
+    speech_s: float = 0.0  # seconds of frames judged as speech
+    waited_s: float = 0.0  # stream time until the answer started
+    trailing_silence_s: float = 0.0  # silence between the last speech and the cut
+    truncated: bool = False  # cut at `max_answer_s` or because the stream ended mid-answer
+    started_at_s: float = 0.0  # stream time of the first kept sample (pre-roll included)
+    last_speech_at_s: float = 0.0  # stream time of the end of the last speech frame
+    ended_at_s: float = 0.0  # stream time when the end was decided
+
+
+def default_detector():
+    from voicecheck.listening.detector import SpeechDetector
+
+    return SpeechDetector()
+
+
+class Endpointer:
+    """A frame-by-frame state machine: waiting → speaking → ended (or timed out).
+
+    `detector` is anything with `is_speech(frame) -> bool`; a `SpeechDetector` is also told
+    when an answer is going on (it then holds its background estimate). Reusing one detector
+    across turns keeps its knowledge of the background.
+    """
+
+    WAITING, SPEAKING, ENDED, TIMED_OUT = "waiting", "speaking", "ended", "timed_out"
+
+    def __init__(self, config: EndpointConfig, vad=None, *, start_at_s: float = 0.0) -> None:
+        self.config = config
+        self.vad = vad if vad is not None else default_detector()
+        self._hold = getattr(self.vad, "hold", None)
+        self.state = self.WAITING
+        self.frame_s = FRAME_S
+        self._recent: deque[bool] = deque(maxlen=max(1, round(config.start_window_s / self.frame_s)))
+        self._last3: deque[bool] = deque(maxlen=3)
+        self._pre_roll: deque[np.ndarray] = deque(maxlen=max(1, round(config.pre_roll_s / self.frame_s)))
+        self.kept: list[np.ndarray] = []
+        self.origin_s = start_at_s
+        self.elapsed_s = 0.0
+        self.started_at_s = 0.0
+        self.last_speech_at_s = 0.0
+        self.speech_s = 0.0
+        self.silence_s = 0.0
+        self.truncated = False
+
+    @property
+    def done(self) -> bool:
+        return self.state in (self.ENDED, self.TIMED_OUT)
+
+    def feed(self, frame: np.ndarray, voiced: bool | None = None) -> list[np.ndarray]:
+        """Take one frame; return the frames that now belong to the answer (for streaming).
+
+        `voiced` overrides the detector (for callers that judged the frame already)."""
+        if self.done:
+            return []
+        self.elapsed_s += self.frame_s
+        if voiced is None:
+            voiced = bool(self.vad.is_speech(frame))
+        if self.state == self.WAITING:
+            self._recent.append(voiced)
+            self._pre_roll.append(frame)
+            if voiced:
+                self.last_speech_at_s = self.elapsed_s
+            if sum(self._recent) * self.frame_s >= self.config.start_speech_s - 1e-9:
+                self.state = self.SPEAKING
+                if self._hold:
+                    self._hold(True)
+                self.started_at_s = self.elapsed_s - len(self._pre_roll) * self.frame_s
+                self.speech_s = sum(self._recent) * self.frame_s
+                self._last3.extend([True] * 3)
+                started = list(self._pre_roll)
+                self.kept.extend(started)
+                return started
+            if self.elapsed_s >= self.config.no_answer_timeout_s - 1e-9:
+                self.state = self.TIMED_OUT
+            return []
+        # speaking
+        self.kept.append(frame)
+        self._last3.append(voiced)
+        if voiced:
+            self.speech_s += self.frame_s
+            self.last_speech_at_s = self.elapsed_s
+        if voiced and sum(self._last3) >= self.config.resume_frames:
+            self.silence_s = 0.0
+        elif voiced:
+            pass  # a lone voiced frame neither ends a silence nor lengthens it: speech may be resuming
+        else:
+            self.silence_s += self.frame_s
+        needed = (
+            self.config.end_silence_after_short_s
+            if self.speech_s < self.config.short_speech_s
+            else self.config.end_silence_s
+        )
+        if self.silence_s >= needed - 1e-9:
+            self._end()
+        elif self.elapsed_s - self.started_at_s >= self.config.max_answer_s - 1e-9:
+            self._end()
+            self.truncated = True
+        return [frame]
+
+    def _end(self) -> None:
+        self.state = self.ENDED
+        if self._hold:
+            self._hold(False)
+
+    def finish(self) -> Utterance:
+        """The answer so far (call when `done`, or when the input ended)."""
+        if self.state == self.SPEAKING:  # the stream stopped while someone was speaking
+            self.truncated = True
+            self._end()
+        samples = np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=np.float32)
+        ended = self.state == self.ENDED
+        return Utterance(
+            samples=samples.astype(np.float32, copy=False),
+            timed_out=not ended,
+            speech_s=round(self.speech_s, 3),
+            waited_s=round(self.started_at_s if ended else self.elapsed_s, 3),
+            trailing_silence_s=round(self.silence_s, 3),
+            truncated=self.truncated,
+            started_at_s=round(self.origin_s + (self.started_at_s if ended else self.elapsed_s), 3),
+            last_speech_at_s=round(self.origin_s + self.last_speech_at_s, 3),
+            ended_at_s=round(self.origin_s + self.elapsed_s, 3),
+        )
+
+
+def capture_utterance(
+    frames: Iterable[np.ndarray],
+    config: EndpointConfig,
+    on_answer_frame: Callable[[np.ndarray], None] | None = None,
+    vad=None,
+) -> Utterance:
+    """Run frames through an Endpointer until the answer ends, the timeout passes or frames run out.
+
+    `on_answer_frame` receives every frame that belongs to the answer as soon as it is known,
+    so a streaming recogniser decodes while the person is still speaking.
+    """
+    endpointer = Endpointer(config, vad)
+    for frame in frames:
+        for kept in endpointer.feed(frame):
+            if on_answer_frame is not None:
+                on_answer_frame(kept)
+        if endpointer.done:
+            break
+    return endpointer.finish()
