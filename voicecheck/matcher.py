@@ -50,6 +50,7 @@ from voicecheck.understanding.whole_answers import WholeAnswers
 
 __all__ = ["YES_NO", "UNKNOWN", "Decision", "Match", "Matcher", "match_table", "spoken_number"]
 
+SET_OFF_REPLY_SCORE = 70.0  # a lone はい/いいえ followed by other words: read back
 YES_NO = "yes_no"  # pseudo question id: generic yes/no/unknown (+ commands) for confirmations and offers
 
 
@@ -72,6 +73,8 @@ class Matcher:
         self._numbers = NumberReader(d, this_year or date.today().year)
         self._whole = WholeAnswers(d)
         self.safeguards = Safeguards(d)
+        self._catch_all_markers = PhraseSet.of([p for t in d.catch_all.markers
+                                                if (p := compile_phrase(t, d.catch_all.option, "caution", ECHO))])
 
         commands = [p for cid, texts in d.commands.items() for t in texts
                     if (p := compile_phrase(t, cid, "command", ECHO, topic_markers=d.topic_markers))]
@@ -306,6 +309,9 @@ class Matcher:
                 order = self._numbers.positions(self._options[question_id], u.tokens, self._polite_words)
                 if order:
                     return Match(option_ids=tuple(order), score=95.0, decision="accept")
+                other = self._catch_all(question_id, u, covered, neutral, found)
+                if other is not None:
+                    return other
         else:
             answers = yes_no_answers(answers)
 
@@ -314,7 +320,9 @@ class Matcher:
             best = max(commands, key=lambda e: (e.size, e.last))
             if ratio <= 0.5:
                 match = Match(command=best.target, score=round(100 - 60 * ratio, 1), decision="accept")
-                return self.safeguards.apply(question_id, match, clear_command=ratio == 0, deciding=(best.phrase,))
+                # 「はい、だいぶ戻っています」: a reply word as well, so 戻って may not mean "back".
+                clear = ratio == 0 and not any(e.kind == "interjection" for e in answers)
+                return self.safeguards.apply(question_id, match, clear_command=clear, deciding=(best.phrase,))
         if command and not substantive:
             return command
         asks = self.safeguards.asks_back(u)
@@ -332,6 +340,12 @@ class Matcher:
             return self._sound_alike(question_id, kind, u) or Match()
 
         match = choose(kind, self._options.get(question_id, ()), answers, ratio)
+        if match.decision == "reprompt" and self._set_off_reply(u, answers):
+            # 「はい。野球部でですが。」: a clear はい or いいえ, then words of its own: read back.
+            match = result(match.option_ids or (answers[0].target,), SET_OFF_REPLY_SCORE)
+        if commands and match.decision == "accept":
+            # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
+            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         if corrected and match.decision == "accept" and kind == "yes_no" and question_id != YES_NO:
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         deciding = tuple(e.phrase for e in answers if e.phrase and not e.denied_by)
@@ -351,6 +365,28 @@ class Matcher:
         unexplained = [i for i in meaningful if not covered[i] and is_content(u.tokens[i], neutral)]
         sounds = sum(len(u.tokens[i].reading) for i in unexplained) / sum(len(u.tokens[i].reading) for i in meaningful)
         return max(sounds, len(unexplained) / len(meaningful))
+
+    def _catch_all(self, question_id: str, u: Utterance, covered: list[bool], neutral: frozenset[str],
+                   found: list[Evidence]) -> Match | None:
+        """「お風呂をまたぐとき」: a moment none of the options names is "other", read back."""
+        rule = self.data.catch_all
+        if question_id != rule.question or any(e.kind != "correction" for e in found):
+            return None
+        if not any(find(p, u) for p in self._catch_all_markers.candidates(u)):
+            return None
+        said = [t for i, t in enumerate(u.tokens) if not covered[i] and is_content(t, neutral)]
+        if not said or self.safeguards.asks_back(u):
+            return None
+        return Match(option_ids=(rule.option,), score=SET_OFF_REPLY_SCORE, decision="confirm", cautions=("catch_all",))
+
+    @staticmethod
+    def _set_off_reply(u: Utterance, answers: list[Evidence]) -> bool:
+        """Is the answer a lone はい or いいえ said as a sentence of its own, the rest being more words?"""
+        replies = [e for e in answers if e.kind == "interjection"]
+        if len(answers) != len(replies) or len({e.target for e in replies}) != 1:
+            return False
+        first = replies[0]
+        return first.first == 0 and first.last + 1 < len(u.tokens) and u.tokens[first.last + 1].is_boundary
 
     def _clause_clean(self, u: Utterance, e: Evidence, covered: list[bool], neutral: frozenset[str]) -> bool:
         lo, hi = u.clause_of(e.first, e.last)

@@ -102,6 +102,7 @@ class NumberReader:
         self.data = data
         self.this_year = this_year
         self._age_re, self._birth_re = self._age_patterns()
+        self._era_re = self._era_pattern()
         self._age_words = dict(data.age.words)
         self._rate_re, self._every_re = self._rate_patterns()
         self._order_vocab = self._order_vocabulary()
@@ -119,6 +120,28 @@ class NumberReader:
         birth = (rf"(?:(?P<era>{eras})\|?(?:の\|?)?(?P<en>{_NUM}|元)|(?P<year>{_NUM}))"
                  rf"\|?(?:{_alternation(a.year_words)})\|?(?P<born>{_alternation(a.born)})?")
         return re.compile(age), re.compile(birth)
+
+    def _era_pattern(self) -> re.Pattern:
+        """「大正生まれ」「昭和ひとけた生まれ」「平成になってから生まれた」: an era without a year."""
+        a = self.data.age
+        eras = _alternation(list(a.eras)) if a.eras else "(?!)"
+        return re.compile(rf"(?P<era>{eras})\|?(?:(?P<part>{_alternation(list(a.era_parts))})\|?)?"
+                          rf"(?:(?P<after>{_alternation(a.era_after)})\|?)?(?:の\|?)?(?:{_alternation(a.born)})")
+
+    def _era_span(self, m: re.Match) -> tuple[int, int] | None:
+        """The first and last possible birth year of an era phrase."""
+        eras = sorted(self.data.age.eras.items(), key=lambda kv: kv[1])
+        name = _plain(m.group("era"))
+        start = self.data.age.eras.get(name or "")
+        if start is None:
+            return None
+        following = [year for _, year in eras if year > start]
+        end = (following[0] - 1) if following else self.this_year
+        if m.group("part"):
+            end = min(end, start + self.data.age.era_parts[_plain(m.group("part"))] - 1)
+        if m.group("after"):
+            end = self.this_year
+        return start, end
 
     def _rate_patterns(self) -> tuple[re.Pattern, re.Pattern]:
         f = self.data.frequency
@@ -173,6 +196,16 @@ class NumberReader:
             # Born in year B: B's birthday may still be ahead this year.
             age = self.this_year - year
             found.append(self._age_evidence(u, first, last, age - 1, age, negation))
+        for m in self._era_re.finditer(s.text):
+            if any(start <= m.start() < end for start, end in births):
+                continue
+            span = self._era_span(m)
+            if span is None:
+                continue
+            first, last = s.span(m.start(), m.end())
+            births.append((m.start(), m.end()))
+            found.append(self._age_evidence(u, first, last, self.this_year - span[1] - 1,
+                                            self.this_year - span[0], negation))
         for m in self._age_re.finditer(s.text):
             if any(start <= m.start("n") < end for start, end in births):
                 continue

@@ -194,6 +194,8 @@ def _find_words(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
                     end = u.ends[last_at + len(p.last.reading)]
                     if p.kind != "statement" or j != end or _statement_pos_ok(u, end, p):
                         spans.append((i, end))
+                elif j is not None and _noun_as_suru_verb(u.tokens[j], p):
+                    spans.append((i, j))
         pos = r.find(p.anchor, pos + 1) if p.anchor else (pos + 1 if pos + 1 < len(r) else -1)
     return spans
 
@@ -238,6 +240,16 @@ def _find_with_gaps(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
         if k == len(words):
             spans.append((i, j - 1))
     return spans
+
+
+_SURU_STEMS = ("シ", "サ", "ス", "セ")
+
+
+def _noun_as_suru_verb(t: Token, p: Phrase) -> bool:
+    """A noun phrase heard as one verb with する (「けがしました」 read as 汚す): the noun's sound,
+    then a form of する."""
+    return (p.last.pos == "名詞" and t.pos == "動詞" and t.reading.startswith(p.last.reading)
+            and t.reading[len(p.last.reading):] in _SURU_STEMS)
 
 
 def _statement_pos_ok(u: Utterance, j: int, p: Phrase) -> bool:

@@ -66,6 +66,8 @@ class AgeRules:
     eras: dict[str, int]  # Japanese era name → the Western year of its first year (昭和 → 1926)
     year_words: tuple[str, ...]  # 年 of 「昭和18年」
     born: tuple[str, ...]  # 生まれ
+    era_parts: dict[str, int]  # 「昭和ひとけた」: the first N years of the era
+    era_after: tuple[str, ...]  # 「平成になってから生まれた」: some time after the era began
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,19 @@ class FrequencyRules:
 
 
 @dataclass(frozen=True)
+class CatchAll:
+    question: str  # a question with an option for "something else"
+    option: str  # that option
+    markers: tuple[str, ...]  # words that make an answer a moment (「…とき」): one no option names is this option
+
+
+@dataclass(frozen=True)
 class Caution:
     context_dependent: tuple[str, ...]  # words whose meaning flips with context: read back, never accepted
     hedges: tuple[str, ...]  # words that make an answer a guess (かもしれない): read back
     question_words: tuple[str, ...]  # どのくらい, 何 …: an answer asking something back is not an answer
     time_words: tuple[str, ...]  # a free-text "since when" answer naming one is taken at once
+    help_words: tuple[str, ...]  # なんで, どうやって …: a question back with one asks about the question
     session_commands: tuple[str, ...]  # command ids that change the session: accepted only when said clearly
     strict_questions: tuple[str, ...]  # question ids where only a clear answer is accepted
 
@@ -122,6 +132,7 @@ class AnswerPhrases:
     age: AgeRules
     frequency: FrequencyRules
     caution: Caution
+    catch_all: CatchAll
 
 
 def _number(file: str, key: str, value: Any, low: float, high: float) -> float:
@@ -199,7 +210,7 @@ def _order(t) -> OrderWords:
 
 def _age(t, content: Content) -> AgeRules:
     t.no_unknown_keys({"question", "at_least", "years", "decades", "below", "above", "from", "up_to", "soon",
-                       "decade_parts", "words", "eras", "year_words", "born"})
+                       "decade_parts", "words", "eras", "year_words", "born", "era_parts", "era_after"})
     qid = t.choice("question", tuple(q.id for q in content.questions if q.kind == "yes_no"))
     words = _number_table(t, "words", 1, 130)
     eras = _number_table(t, "eras", 1800, 2200)
@@ -207,7 +218,8 @@ def _age(t, content: Content) -> AgeRules:
                     t.texts("below"), t.texts("above"), t.texts("from"), t.texts("up_to"), t.texts("soon"),
                     t.texts("decade_parts"),
                     {k: int(v) for k, v in words.items()}, {k: int(v) for k, v in eras.items()},
-                    t.texts("year_words"), t.texts("born"))
+                    t.texts("year_words"), t.texts("born"),
+                    {k: int(v) for k, v in _number_table(t, "era_parts", 1, 64).items()}, t.texts("era_after"))
 
 
 def _frequency(t, content: Content) -> FrequencyRules:
@@ -241,21 +253,27 @@ def _negation(t) -> Negation:
 
 
 def _caution(t, content: Content) -> Caution:
-    t.no_unknown_keys({"context_dependent", "hedges", "question_words", "time_words", "session_commands",
-                       "strict_questions"})
+    t.no_unknown_keys({"context_dependent", "hedges", "question_words", "time_words", "help_words",
+                       "session_commands", "strict_questions"})
     for key, allowed in (("session_commands", COMMAND_IDS), ("strict_questions", tuple(q.id for q in content.questions))):
         for value in t.texts(key):
             if value not in allowed:
                 raise ContentError(t.file, t._k(key), f"unknown id {value!r}; expected one of {', '.join(allowed)}")
     return Caution(t.texts("context_dependent"), t.texts("hedges"), t.texts("question_words"), t.texts("time_words"),
-                   t.texts("session_commands"), t.texts("strict_questions"))
+                   t.texts("help_words"), t.texts("session_commands"), t.texts("strict_questions"))
+
+
+def _catch_all(t, content: Content) -> CatchAll:
+    t.no_unknown_keys({"question", "option", "markers"})
+    qid = t.choice("question", tuple(q.id for q in content.questions if q.kind in ("single", "multi")))
+    return CatchAll(qid, t.choice("option", content.question(qid).option_ids), t.texts("markers"))
 
 
 def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
     """Read and check `answers.toml`; raise ContentError naming the file and key on any problem."""
     t = read_toml(Path(prompts_dir) / ANSWERS_FILE)
     t.no_unknown_keys({"fillers", "neutral", "negation", "corrections", "commands", "yes_no", "questions",
-                       "multi", "order", "age", "frequency", "caution"})
+                       "multi", "order", "age", "frequency", "caution", "catch_all"})
     neutral = t.table("neutral")
     neutral.no_unknown_keys({"words", "politeness", "endings"})
     commands = t.table("commands")
@@ -282,4 +300,5 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         age=_age(t.table("age"), content),
         frequency=_frequency(t.table("frequency"), content),
         caution=_caution(t.table("caution"), content),
+        catch_all=_catch_all(t.table("catch_all"), content),
     )

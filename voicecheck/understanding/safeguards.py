@@ -37,6 +37,7 @@ class Safeguards:
         self._question_words = _phrase_set(caution.question_words)
         self._time_words = _phrase_set(caution.time_words)
         self._topic_markers = _phrase_set(data.topic_markers)
+        self._help_words = _phrase_set(caution.help_words)
 
     def is_hedged(self, u: Utterance) -> bool:
         """「かもしれない」「たぶん」「気がする」: the answer is a guess."""
@@ -64,8 +65,8 @@ class Safeguards:
                 and not any(t.surface.endswith("か") for t in words[:-1]))
         if not (asks or (ends_with_mark and _found(self._question_words, u))):
             return None
-        # About a word of the question (「熱いって…」「腫れとは…」): what does it mean.
-        return "help" if _found(self._topic_markers, u) else "question"
+        # About a word of the question (「熱いって…」「腫れとは…」) or why it is asked: help.
+        return "help" if _found(self._topic_markers, u) or _found(self._help_words, u) else "question"
 
     def is_context_dependent(self, phrase: str) -> bool:
         return reading(phrase) in self.context_dependent

@@ -68,7 +68,7 @@ def is_content(t: Token, neutral: frozenset[str]) -> bool:
     """A word that carries meaning and is not one people wrap their answers in."""
     if t.is_boundary or not t.reading or t.is_function:
         return False
-    if t.pos == "感動詞":
+    if t.pos in ("感動詞", "副詞"):  # 「案外ないです」「全然ないです」: adverbs colour an answer, they are not one
         return False
     return t.reading not in neutral and base_reading(t.base) not in neutral
 
