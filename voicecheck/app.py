@@ -24,15 +24,16 @@ from voicecheck.textio import DiscardOutput, TextEars, TextMouth
 class TeeMouth:
     """Speaks through one mouth and also shows the words in the terminal.
 
-    Only the first mouth is essential: a closed terminal must not silence the speaker."""
+    The terminal is only a help: a closed or broken one must not silence the speaker."""
 
     def __init__(self, *mouths: Mouth) -> None:
         self.mouths = mouths
 
     def say(self, text: str, *, slow: bool = False) -> None:
-        first, *rest = self.mouths
-        first.say(text, slow=slow)
-        for mouth in rest:
+        for mouth in self.mouths:
+            if not isinstance(mouth, TextMouth):
+                mouth.say(text, slow=slow)
+                continue
             try:
                 mouth.say(text, slow=slow)
             except (OSError, ValueError):
@@ -224,6 +225,9 @@ def _converse(args: argparse.Namespace, settings: Settings, content: Content, ma
         except OSError as e:
             _note(f"--summary {args.summary} に書けません（{os_reason(e)}）。まとめはセッションの記録に保存してあります: {path}")
             return 2
+    if result.transcript_problem is not None:
+        _note(f"注意: 会話の記録（transcript.jsonl）の一部を書けませんでした（{result.transcript_problem}）。"
+              "お答えとまとめは保存してあります。")
     _note(f"記録を保存しました: {path}")
     return 0
 

@@ -45,6 +45,7 @@ class SessionResult:
     exercises_done: tuple[str, ...]
     summary: dict[str, Any]
     save_failed: StoreWriteError | None = None  # answers could no longer be saved (the session ended)
+    transcript_problem: StoreError | None = None  # some lines of the transcript could not be written
 
 
 class TranscriptLog:
@@ -238,7 +239,7 @@ def run_session(content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth
         talk.say_phrase("goodbye_stopped")
     summary = build_summary(record.id, started, mode, status, progress, result, done)
     log({"type": "session_end", "status": status, "triage": result.triage, "causes": summary["causes"]})
-    return SessionResult(status, progress, result, done, summary, save_failed)
+    return SessionResult(status, progress, result, done, summary, save_failed, log.problem)
 
 
 def _offer_exercises(talk: Talk, result: Assessment, coach: CoachRunner | None) -> tuple[str, ...]:
