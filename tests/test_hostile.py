@@ -135,6 +135,32 @@ def test_stopping_before_the_screen_is_answered_repeats_the_signs(content, tmp_p
     assert_signs_repeated(content, said)
 
 
+def test_an_urgent_yes_gets_the_emergency_instruction_even_if_it_could_not_be_saved(content, tmp_path):
+    from voicecheck.store import StoreWriteError
+
+    record = SessionStore(tmp_path).start("text")
+
+    def full(progress):
+        raise StoreWriteError("お答えを保存できません（ディスクの空きがありません）。", disk_full=True)
+
+    object.__setattr__(record, "save_progress", full)
+    mouth = RecordingMouth()
+    result = run_session(content, IdMatcher(content), ScriptedEars(["yes", "no"]), mouth, record, mode="text")
+    assert result.status == "emergency" and result.save_failed is not None
+    assert mouth.said.count(content.advice.emergency_lines[0]) == 2
+
+
+def test_a_session_killed_right_after_an_urgent_yes_resumes_with_the_instruction(content, tmp_path):
+    record = SessionStore(tmp_path).start("text")
+    progress = F.progress_for({"safety_now": "yes"})  # saved, then killed before the instruction
+    mouth = RecordingMouth()
+    result = run_session(content, IdMatcher(content), ScriptedEars(["no"] * 5), mouth, record, mode="text",
+                         progress=progress)
+    assert result.status == "emergency"
+    assert mouth.said.count(content.advice.emergency_lines[0]) == 2
+    assert content.question("situations").text not in mouth.said
+
+
 def test_report_and_history_show_the_screen_was_not_answered(data, tmp_path, capsys, monkeypatch):
     content = F.content()
     answers = {**F.TYPICAL, "safety_now": "unknown", "frequency": "sometimes", "getting_worse": "no",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from voicecheck.assessment import Assessment, assess
+from voicecheck.assessment import SAFETY_SIGN, Assessment, assess, safety_screen
 from voicecheck.content import UNKNOWN, Content
 from voicecheck.conversation import AnswerRecord, InputEnded, MatcherLike, Outcome, Progress, Questionnaire, Talk
 from voicecheck.interfaces import Ears, Mouth
@@ -218,13 +218,18 @@ def run_session(content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth
     questionnaire = Questionnaire(talk, save=lambda p: record.save_progress(p.to_json()),
                                   retries=retries, confirm=confirm)
     save_failed: StoreWriteError | None = None
-    try:
-        status = questionnaire.run(progress)
-    except StoreWriteError as err:
-        # What is on disk is the last progress saved; the answer that failed was never acknowledged.
-        save_failed, status = err, "stopped"
-        talk.say_phrase("save_failed")
+    status: Outcome
+    if safety_screen(progress.answer_values()) == SAFETY_SIGN:
+        status = "emergency"  # resumed after a kill right after "yes": the instruction comes first
+    else:
+        try:
+            status = questionnaire.run(progress)
+        except StoreWriteError as err:
+            # On disk is the last progress saved; the answer that failed was never acknowledged.
+            save_failed, status = err, "stopped"
     result = assess(progress.answer_values(), content)
+    if result.safety_screen == SAFETY_SIGN:
+        status = "emergency"  # even when saving that very "yes" failed
     done: tuple[str, ...] = ()
     if status == "emergency":
         say_emergency(talk)
@@ -234,6 +239,8 @@ def run_session(content: Content, matcher: MatcherLike, ears: Ears, mouth: Mouth
         done = _offer_exercises(talk, result, coach)
         talk.say_phrase("goodbye")
     else:
+        if save_failed is not None:
+            talk.say_phrase("save_failed")
         if result.safety_not_answered:
             say_safety_not_answered(talk)
         talk.say_phrase("goodbye_stopped")
