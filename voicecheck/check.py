@@ -369,10 +369,14 @@ class Checker:
                 self.say(f"   {name}: {what}{where}（{detail}）")
         usable = [e for e, s in statuses.items() if s.ok]
         broken = [s for s in statuses.values() if s.state in ("partial", "corrupt")]
-        wanted = [engine] if engine in ("vosk", "whisper") else ["vosk", "whisper"]
+        from voicecheck.recognizers import AUTO_ORDER, ENGINE_FACTS
+
+        wanted = [engine] if engine in ("vosk", "whisper") else list(AUTO_ORDER)
         if any(e in usable for e in wanted):
-            using = engine if engine != "auto" else ("vosk" if "vosk" in usable else "whisper")
+            using = engine if engine != "auto" else next(e for e in AUTO_ORDER if e in usable)
             self.note("models", True, f"音声認識に使うモデル: {models.ENGINE_MODELS[using]}（設定 engine = {engine}）")
+            for name in AUTO_ORDER:
+                self.say(f"   {name}: {ENGINE_FACTS[name]}")
         else:
             names = "、".join(models.ENGINE_MODELS[e] for e in wanted)
             self.note("models", False, f"設定 engine = {engine} で使えるモデルがありません（{names}）。"

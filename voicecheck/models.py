@@ -92,6 +92,7 @@ REGISTRY: dict[str, ModelSpec] = {
         source="Hugging Face, Systran/faster-whisper-base (OpenAI Whisper weights), MIT",
         download_mb=148,
         file_url="https://huggingface.co/Systran/faster-whisper-base/resolve/main/{path}",
+        fetched_by_default=True,  # the engine `auto` prefers: the one with measured Japanese figures
     ),
 }
 
@@ -406,7 +407,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add `fetch` and `verify` to a `models` sub-command parser."""
     actions = parser.add_subparsers(dest="models_action", metavar="{fetch,verify,list}")
     for action, help_text in (
-        ("fetch", "install speech models (default: the Vosk Japanese model and any model in the mirror)"),
+        ("fetch", "install speech models (default: Whisper base, the Vosk Japanese model and any model in the mirror)"),
         ("verify", "check every installed model file against its sha256"),
         ("list", "show the known models and where they are"),
     ):

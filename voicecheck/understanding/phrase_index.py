@@ -200,6 +200,9 @@ def _find_words(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
     return spans
 
 
+# Particles that speakers swap or drop without changing what the phrase says (階段を/で/∅ 下りる);
+# から, まで, でも and the like carry meaning and must be as written.
+_LOOSE_PARTICLES = frozenset({"が", "を", "は", "も", "に", "で", "へ"})
 MAX_GAPS = 2  # words allowed between a phrase's words: 「ろれつが|うまく|回らない」「階段を|ゆっくり|下りる」
 
 
@@ -229,9 +232,9 @@ def _find_with_gaps(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
             last = k == len(words) - 1
             if (same_word(t, p) if last else _word_matches(t, w)):
                 j, k = j + 1, k + 1
-            elif w.pos == "助詞" and t.pos == "助詞":  # another particle in its place
-                j, k = j + 1, k + 1
-            elif w.pos == "助詞" and k + 1 < len(words) and _word_matches(t, words[k + 1]):
+            elif not last and w.base in _LOOSE_PARTICLES and t.base in _LOOSE_PARTICLES:
+                j, k = j + 1, k + 1  # another case particle in its place (階段で下りる)
+            elif w.base in _LOOSE_PARTICLES and k + 1 < len(words) and _word_matches(t, words[k + 1]):
                 k += 1  # the particle left out
             elif _skippable(t) and gaps < MAX_GAPS:
                 j, gaps = j + 1, gaps + 1
