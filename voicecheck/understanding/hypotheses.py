@@ -68,10 +68,13 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
     disagree = bool(others - {answer})
     if chosen.decision != "accept":
         return chosen
+    # An answer found only below the first hypothesis is taken when another hypothesis takes
+    # the same answer just as firmly; a known mishearing that agrees is no support.
+    support = [m for _, m in usable[1:] if m.decision == "accept" and answer_of(m) == answer]
     reasons = []
     if disagree:
         reasons.append("hypotheses_disagree")
-    elif rank > 0 and (strict or len(usable) < 2):
+    elif rank > 0 and (strict or not support):
         reasons.append("lower_hypothesis")
     if not reasons:
         return chosen

@@ -45,7 +45,9 @@ class NegationRules:
                     or (t.reading in self.after_te and prev is not None and prev.surface in self.te_forms))
         if not negating or prev is None:
             return negating
-        if prev.base in self.not_after or prev.surface in self.not_after:
+        # The word the denial belongs to, past a polite ます (しれ|ませ|ん of 「かもしれません」).
+        word = tokens[k - 2] if prev.pos == "助動詞" and prev.base == "ます" and k >= 2 else prev
+        if word.base in self.not_after or word.surface in self.not_after:
             return False
         # 「腫れてるんじゃないかな」 asks for agreement; it is not a denial.
         if (k >= 2 and prev.surface in self.copulas and tokens[k - 2].surface in self.nominalisers
