@@ -23,7 +23,7 @@ from tests.fakes import IdMatcher
 from voicecheck import app, cli
 from voicecheck import history as H
 from voicecheck import report as R
-from voicecheck.conversation import Progress, Talk
+from voicecheck.conversation import Progress
 from voicecheck.interfaces import RecordingMouth, ScriptedEars
 from voicecheck.session import run_session
 from voicecheck.store import DAMAGED_FILE, SessionStore
@@ -649,6 +649,7 @@ def test_settings_and_manifests_are_read_with_a_size_limit(tmp_path, args, messa
 
 
 def test_models_verify_fails_when_no_model_is_installed(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("VOICECHECK_MODEL_MIRROR", raising=False)  # the mirror counts as a place models are
     assert main(monkeypatch, ["models", "verify", "--models-dir", str(tmp_path / "empty")]) == 1
     assert "No speech model is installed" in capsys.readouterr().err
 

@@ -32,7 +32,7 @@ from voicecheck import report as R
 from voicecheck.content import QUESTION_ORDER
 from voicecheck.interfaces import RecordingMouth, ScriptedEars
 from voicecheck.session import run_session
-from voicecheck.store import SessionStore, StoreWriteError, write_json_atomic
+from voicecheck.store import SessionStore, StoreWriteError
 from tests.fakes import IdMatcher
 
 PROJECT = Path(__file__).resolve().parent.parent
