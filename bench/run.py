@@ -632,9 +632,19 @@ def main(argv: list[str] | None = None) -> int:
         report["targets"].append((f"peak memory ≤ {TARGETS['memory_mb']:g} MB (whole replayed session, {main_engine})",
                                   f"{peak:.0f} MB", peak <= TARGETS["memory_mb"]))
 
+    # Many rooms served through Wyoming satellites (bench/rooms.py): per-answer latency, peak memory.
+    from bench import rooms as rooms_bench
+
+    room_runs = []
+    if main_engine:
+        log("rooms: run.py serve with 1, 2, 4, 8 simulated satellites …")
+        room_runs = rooms_bench.measure((1, 2) if args.quick else rooms_bench.ROOM_COUNTS)
+
     report["elapsed_min"] = (time.perf_counter() - started) / 60
     report["machine"] = machine_line(load_before, os.getloadavg())
     text = build_report(report)
+    if room_runs:
+        text += "\n" + rooms_bench.markdown(room_runs)
     print(text)
     args.output.write_text(text, encoding="utf-8")
     details["voice_ms"] = {"first_piece": vt.per_phrase_ms, "whole_phrase": vt.whole_phrase_ms}

@@ -245,7 +245,11 @@ class FakeSatellite:
                 answer = None
             if (answer is None and resident is not None and not self.device_busy and self.quiet_since is not None
                     and now - self.quiet_since >= resident.quiet_s and resident.given < resident.max_answers):
-                recording = resident.pick()
+                try:
+                    recording = resident.pick()
+                except Exception as error:  # a broken picker must show, not silence the microphone
+                    print(f"resident of {self.name}: {error!r}", flush=True)
+                    raise
                 self.quiet_since = None
                 if recording is not None:
                     answer = recording.samples()
@@ -317,7 +321,7 @@ def pending_confirmation(room) -> tuple[str, list[str]] | None:
     for event in reversed(events):
         if event.get("type") == "answer":
             return None
-        if event.get("type") == "match":
+        if event.get("type") == "match" and event.get("question") != "yes_no":
             if event.get("decision") == "confirm":
                 return event.get("question"), list(event.get("options") or [])
             return None

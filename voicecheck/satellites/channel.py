@@ -14,6 +14,7 @@ bounded however long a satellite streams.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections import deque
@@ -214,7 +215,7 @@ class RoomChannel:
             raise ServerStopping from None
         try:
             return future.result(timeout_s)
-        except (ConnectionError, OSError, TimeoutError, asyncio.CancelledError) as error:
+        except (ConnectionError, OSError, TimeoutError, asyncio.CancelledError, concurrent.futures.CancelledError) as error:
             future.cancel()
             with self._cond:
                 if self._stopping:

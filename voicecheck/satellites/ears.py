@@ -18,7 +18,8 @@ import numpy as np
 
 from voicecheck.audio import FRAME_SAMPLES, capture_utterance, write_wav
 from voicecheck.interfaces import Heard, ListenContext
-from voicecheck.satellites.channel import FRAME_S, RoomChannel
+from voicecheck.recognizers.base import RecognizerError
+from voicecheck.satellites.channel import FRAME_S, RoomChannel, ServerStopping
 from voicecheck.speech_io import endpoint_config
 
 SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.float32)
@@ -60,7 +61,12 @@ class RoomEars:
         if utterance.timed_out:
             return Heard(text="", timed_out=True, timings=timings)
         self.answer_ends.append(time.monotonic())
-        heard = self.recognizer.transcribe(utterance.samples, context)
+        try:
+            heard = self.recognizer.transcribe(utterance.samples, context)
+        except RecognizerError:
+            if self.channel.stopping:  # the shared recogniser was closed because serve is stopping
+                raise ServerStopping from None
+            raise
         timings.update(heard.timings)
         timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s})
         source = None

@@ -32,9 +32,10 @@ class RoomMouth:
         if not pieces:
             return
         channel, generation = self.channel, self.generation
-        fmt = channel.connection.info.snd_format if channel.connected else None
-        if fmt is None:
-            channel.check(generation)  # raises RoomOffline
+        connection = channel.connection
+        if connection is None:
+            channel.check(generation)  # raises RoomOffline (or ServerStopping)
+        fmt = connection.info.snd_format
         samples, rate = self.voice.synthesize(pieces[0], slow=slow)
         played_before = channel.begin_speaking()
         try:

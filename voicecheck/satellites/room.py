@@ -102,7 +102,7 @@ class Room:
                 return
             if opened_at is not None and time.monotonic() - opened_at > STABLE_AFTER_S:
                 delay = self.first_retry_s
-            log.info("[%s] %.0f 秒後につなぎ直します", self.name, delay)
+            log.info("[%s] %g 秒後につなぎ直します", self.name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, LONGEST_RETRY_S)
 

@@ -72,6 +72,11 @@ class RoomSessions:
         self.ears: list[RoomEars] = []
         self.thread = threading.Thread(target=self._run, name=f"voicecheck-room-{config.name}", daemon=True)
 
+    @property
+    def busy(self) -> bool:
+        """A session (or a start of one) is under way."""
+        return self._busy.is_set() or not self._starts.empty()
+
     # ------------------------------------------------------------------ called from the event loop
 
     def start(self, kind: StartKind) -> None:

@@ -33,18 +33,16 @@ class LockedVoice:
 
 
 class LockedMatcher:
-    """The answer matcher usable from many room threads (its readings come from Open JTalk)."""
+    """The answer matcher usable from many room threads (its readings come from Open JTalk).
+
+    Every method of the matcher (match, understand, phrases …) is called under the lock."""
 
     def __init__(self, matcher: Any) -> None:
         self.matcher = matcher
 
-    def match(self, question_id: str, heard: str):
-        with OPEN_JTALK_LOCK:
-            return self.matcher.match(question_id, heard)
-
-    def phrases(self, question_id: str) -> tuple[str, ...]:
-        with OPEN_JTALK_LOCK:
-            return self.matcher.phrases(question_id)
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.matcher, name)
+        return locked(value) if callable(value) else value
 
 
 def locked(function):

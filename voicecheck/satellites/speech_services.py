@@ -117,7 +117,8 @@ class _ServiceConnection:
         self.engines = services.engines
         self.reader = reader
         self.writer = writer
-        self.client = f"asr:{writer.peer}"
+        # One recognition client per host (not per connection: Home Assistant opens one per request).
+        self.client = f"asr:{writer.peer.rsplit(':', 1)[0]}"
         self._audio: list[np.ndarray] | None = None
         self._audio_s = 0.0
         self._frames = MicFrames()
