@@ -326,6 +326,20 @@ def commented_config_text(settings: Settings | None = None) -> str:
 
 
 def write_commented_config(path: Path, force: bool = False) -> Path:
+    lines += [
+        "# 部屋ごとのサテライト（python run.py serve）。「名前 = アドレス」で、いくつでも書けます。",
+        "# daily は毎日の確認の時刻、start = \"now\" はつながったらすぐ始める、です（README: Rooms with voice satellites）。",
+        "# [satellites]",
+        "# \"居間\" = \"tcp://192.168.1.20:10700\"",
+        "# \"寝室\" = { uri = \"tcp://192.168.1.21:10700\", daily = \"09:30\" }",
+        "",
+        "# Home Assistant 向けの音声合成・音声認識サービス。初めは使わず、使うときもこの機械の中だけに開きます。",
+        "# [speech_services]",
+        "# enabled = true",
+        "# host = \"127.0.0.1\"",
+        "# port = 10350",
+        "",
+    ]
     """Write a commented settings file; an existing file is kept unless `force`."""
     path = Path(path).expanduser()
     if path.exists() and not force:
