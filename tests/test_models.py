@@ -225,8 +225,9 @@ def run_command(capsys, models_dir, action, *names, quiet=False):
 def test_command_fetch_and_verify(tiny, monkeypatch, capsys):
     spec, source, models_dir = tiny
     monkeypatch.setenv(MIRROR_ENV, str(source.parent))
-    monkeypatch.setitem(models.REGISTRY, VOSK_JA, ModelSpec(**{**models.REGISTRY[VOSK_JA].__dict__,
-                                                               "fetched_by_default": False}))
+    for name in (VOSK_JA, WHISPER_BASE):  # only the test's tiny model is fetched by default here
+        monkeypatch.setitem(models.REGISTRY, name, ModelSpec(**{**models.REGISTRY[name].__dict__,
+                                                                "fetched_by_default": False}))
     code, out, err = run_command(capsys, models_dir, "fetch")
     assert code == 0 and "tiny-model: ok" in out and err == ""
     code, out, err = run_command(capsys, models_dir, "verify", "tiny-model")

@@ -90,13 +90,18 @@ def loop_results(whisper, matcher):
     results = []
     for index, row in enumerate(read_tsv(DATA / "spoken_answers.tsv")):
         clean = spoken(row["text"], lead_s=0.4, tail_s=0.6)
-        context = ListenContext(row["question"], matcher.phrases(row["question"]))
+        context = ListenContext(row["question"], matcher.phrases(row["question"]), asked=asked(matcher, row["question"]))
         for condition, samples in (("clean", clean), ("noisy", add_noise(clean, 20.0, seed=index))):
             heard = whisper.transcribe(samples, context)
-            match = matcher.match(row["question"], heard.text)
+            match = matcher.understand(row["question"], heard)
             results.append({**row, "condition": condition, "heard": heard.text, "match": match,
                             "ok": understood(row["expected"], match)})
     return results
+
+
+def asked(matcher, question_id: str) -> str:
+    """What the device asks before this answer, as the conversation hands it to the recogniser."""
+    return matcher.content.question(question_id).text if question_id != "yes_no" else ""
 
 
 def misses(results, condition):
@@ -146,12 +151,13 @@ def test_each_recording_is_heard_as_its_answer(session, whisper, matcher):
     ears = ReplayEars(folder, whisper)
     assert [p.name for p in ears.files] == [row["file"] for row in key]
     for row in key:
-        heard = ears.listen(ListenContext(row["question"], matcher.phrases(row["question"])))
+        heard = ears.listen(ListenContext(row["question"], matcher.phrases(row["question"]),
+                                          asked=asked(matcher, row["question"])))
         assert heard.source == str(folder / row["file"])
         if row["expected"] == "none":
             assert heard.timed_out and heard.text == ""
             continue
-        match = matcher.match(row["question"], heard.text)
+        match = matcher.understand(row["question"], heard)
         assert understood(row["expected"], match) and match.decision == "accept", (row, heard.text, match)
     assert ears.listen(ListenContext("safety_now")) is None  # the recordings ran out
     assert ears.remaining == 0
@@ -252,10 +258,12 @@ def test_audio_manifest_points_at_the_recordings():
 @pytest.mark.model
 def test_transcribe_file_for_evaluate(whisper, matcher, tmp_path):
     path = DATA / "replay_session_1" / "03_frequency.wav"
-    text = transcribe_file(path, "frequency", whisper, matcher.phrases("frequency"))
-    assert matcher.match("frequency", text).option_ids == ("weekly",)
+    heard = transcribe_file(path, "frequency", whisper, matcher.phrases("frequency"), asked(matcher, "frequency"))
+    assert heard.source == str(path)
+    assert matcher.understand("frequency", heard).option_ids == ("weekly",)
     write_wav(tmp_path / "quiet.wav", silence(1.0))
-    assert transcribe_file(tmp_path / "quiet.wav", "frequency", whisper, ()) == ""
+    quiet = transcribe_file(tmp_path / "quiet.wav", "frequency", whisper, ())
+    assert quiet.text == "" and quiet.timed_out
 
 
 # ---------------------------------------------------------------------------------- live ears, with a fake microphone

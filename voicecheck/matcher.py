@@ -50,6 +50,7 @@ from voicecheck.understanding.whole_answers import WholeAnswers
 
 __all__ = ["YES_NO", "UNKNOWN", "Decision", "Match", "Matcher", "match_table", "spoken_number"]
 
+MISHEARD_REPLY_MORAE = 3  # はい, いいえ, ええ, うん are at most three morae
 SET_OFF_REPLY_SCORE = 70.0  # a lone はい/いいえ followed by other words: read back
 YES_NO = "yes_no"  # pseudo question id: generic yes/no/unknown (+ commands) for confirmations and offers
 
@@ -360,6 +361,11 @@ class Matcher:
         counts as much as a long one."""
         meaningful = [i for i, t in enumerate(u.tokens)
                       if is_content(t, neutral) or (covered[i] and not t.is_function and t.reading)]
+        # A short word set off at the start (「入れ、熱くないです」「家、まっすぐです」) is a reply
+        # word the recogniser misheard (いいえ), not something else being said.
+        if (len(meaningful) > 1 and meaningful[0] == 0 and not covered[0] and len(u.tokens) > 1
+                and u.tokens[1].is_boundary and u.tokens[0].morae <= MISHEARD_REPLY_MORAE):
+            meaningful = meaningful[1:]
         if not meaningful:
             return 0.0
         unexplained = [i for i in meaningful if not covered[i] and is_content(u.tokens[i], neutral)]

@@ -5,8 +5,9 @@ second or third when the first is a mishearing (「開」 for 「はい」, 「�
 takes the first hypothesis it can use. Whether the hypotheses agree says how sure the hearing was:
 - the first usable hypothesis is accepted only when no other usable hypothesis among the first
   few gives a different answer; otherwise the answer is read back;
-- an answer found only in a lower hypothesis is read back, never accepted, unless every
-  hypothesis that can be used says the same;
+- an answer found only in a lower hypothesis is read back, never accepted, unless another
+  hypothesis takes the same answer firmly; a first hypothesis read back only for a stray word is
+  taken when a lower one says the same answer cleanly;
 - on a strict question (the emergency screen) only an answer from the first hypothesis that no
   other hypothesis contradicts is accepted;
 - what the recogniser itself believes was not speech (a buzz, a cough) is nothing heard.
@@ -67,6 +68,11 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
     others = {answer_of(m) for _, m in usable[1:]}
     disagree = bool(others - {answer})
     if chosen.decision != "accept":
+        # 「入れ、熱くないです」 read back for its stray word, while the next hypothesis says it
+        # cleanly (「いいえ、熱くないです」): the same answer, taken firmly, settles it.
+        firm = next((m for _, m in usable[1:] if m.decision == "accept" and answer_of(m) == answer), None)
+        if firm is not None and not disagree and not strict and not chosen.cautions and rank == 0:
+            return firm
         return chosen
     # An answer found only below the first hypothesis is taken when another hypothesis takes
     # the same answer just as firmly; a known mishearing that agrees is no support.

@@ -84,12 +84,13 @@ class Safeguards:
         reasons: list[str] = []
         if match.command:
             if match.command in self.session_commands and (
-                    not clear_command or any(self.is_context_dependent(p) for p in deciding)):
+                    not clear_command or (deciding and all(self.is_context_dependent(p) for p in deciding))):
                 reasons.append("unclear_command")
         else:
             if morae < MIN_ANSWER_MORAE:
                 return Match(score=0.0, cautions=("too_short",))
-            if any(self.is_context_dependent(p) for p in deciding):
+            # Only when the answer rests on such words alone: 「いいえ、大丈夫です」 is clear.
+            if deciding and all(self.is_context_dependent(p) for p in deciding):
                 reasons.append("context_dependent")
             if guess:
                 reasons.append("guess")
