@@ -304,3 +304,64 @@ def test_a_room_cannot_pile_up_requests_and_errors_reach_the_room():
     with pytest.raises(RecognizerError):
         queue.submit("room-a", np.zeros(10), ListenContext("x"))
     assert json.dumps(handle.name)
+
+
+# ------------------------------------------------------------------ a room's ears and mouth, without a network
+
+
+class _Loop:
+    """Stands in for the event loop: the channel only hands it coroutines in `call`."""
+
+
+def test_a_satellite_that_stops_streaming_still_times_out_in_real_time():
+    from voicecheck.satellites.channel import RoomChannel
+    from voicecheck.satellites.ears import RoomEars
+
+    channel = RoomChannel("居間", _Loop())
+    channel.attach(object())
+    generation = channel.open_session()
+    ears = RoomEars(channel, recognizer=None, settings=Settings(), generation=generation)
+    started = time.monotonic()
+    heard = ears.listen(ListenContext("safety_now", timeout_s=1.0))
+    assert heard.timed_out and 0.9 < time.monotonic() - started < 4.0
+
+
+def test_a_drop_reaches_a_listening_room_at_once():
+    from voicecheck.satellites.channel import RoomChannel, RoomOffline, ServerStopping
+    from voicecheck.satellites.ears import RoomEars
+
+    channel = RoomChannel("居間", _Loop())
+    channel.attach(object())
+    generation = channel.open_session()
+    ears = RoomEars(channel, recognizer=None, settings=Settings(), generation=generation)
+    threading.Timer(0.3, channel.detach).start()
+    started = time.monotonic()
+    with pytest.raises(RoomOffline):
+        ears.listen(ListenContext("safety_now", timeout_s=30.0))
+    assert time.monotonic() - started < 2.0
+    channel.attach(object())  # back, but the session belongs to the old connection
+    with pytest.raises(RoomOffline):
+        channel.check(generation)
+    channel.stop()
+    with pytest.raises(ServerStopping):
+        channel.check(channel.generation)
+
+
+def test_the_microphone_is_kept_only_during_a_session_when_the_device_is_quiet_and_bounded():
+    from voicecheck.satellites.channel import RoomChannel
+
+    channel = RoomChannel("居間", _Loop(), buffer_s=0.3, echo_tail_s=0.2)
+    channel.attach(object())
+    frame = np.ones(FRAME_SAMPLES, np.float32)
+    channel.push_frames([frame] * 5)  # no session yet
+    generation = channel.open_session()
+    assert channel.next_frames(generation, 0.05) == []
+    channel.begin_speaking()
+    channel.push_frames([frame] * 5)  # the device's own voice
+    channel.end_speaking()
+    channel.push_frames([frame] * 5)  # the last syllable still ringing
+    assert channel.next_frames(generation, 0.05) == []
+    time.sleep(0.25)
+    channel.push_frames([frame] * 50)
+    assert len(channel.next_frames(generation, 0.05)) == 10  # at most buffer_s of audio is kept
+    assert channel.dropped_frames == 40
