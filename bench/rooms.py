@@ -21,10 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,17 @@ ROOM_COUNTS = (1, 2, 4, 8)
 GNU_TIME = Path("/usr/bin/time")
 
 
+TIMINGS = re.compile(r"timings endpoint=([\d.]+) queued=([\d.]+) recognition=([\d.]+)")
+
+
+def _spread(values: list[float]) -> str:
+    """p50 / p95 / max in seconds, or a dash."""
+    if not values:
+        return "—"
+    a = np.asarray(values, dtype=float)
+    return f"{np.percentile(a, 50):.2f} / {np.percentile(a, 95):.2f} / {a.max():.2f} s"
+
+
 @dataclass
 class RoomsRun:
     rooms: int
@@ -48,13 +60,13 @@ class RoomsRun:
     wall_s: float
     finished: int
     exit_code: int
+    queued: list[float] = field(default_factory=list)  # waiting for the shared recogniser, per answer
+    recognition: list[float] = field(default_factory=list)  # decoding time, per answer
 
     def row(self) -> str:
-        lat = np.asarray(self.latencies, dtype=float)
-        p = (lambda q: f"{np.percentile(lat, q):.2f}") if lat.size else (lambda q: "—")
-        worst = f"{lat.max():.2f}" if lat.size else "—"
-        return (f"| {self.rooms} | {lat.size} | {p(50)} / {p(95)} / {worst} s | {self.peak_mb:.0f} MB "
-                f"| {self.finished}/{self.rooms} | {self.wall_s:.0f} s |")
+        return (f"| {self.rooms} | {len(self.latencies)} | {_spread(self.latencies)} | {_spread(self.queued)} "
+                f"| {_spread(self.recognition)} | {self.peak_mb:.0f} MB | {self.finished}/{self.rooms} "
+                f"| {self.wall_s:.0f} s |")
 
 
 def log(message: str) -> None:
@@ -88,7 +100,8 @@ async def run_rooms(count: int, work: Path, timeout_s: float = 900.0) -> RoomsRu
         command = [str(GNU_TIME), "-f", "%M", "-o", str(peak_file), *command]
     started = time.monotonic()
     server = await asyncio.create_subprocess_exec(*command, cwd=str(ROOT), stdout=asyncio.subprocess.DEVNULL,
-                                                  stderr=asyncio.subprocess.PIPE, env=dict(os.environ))
+                                                  stderr=asyncio.subprocess.PIPE,
+                                                  env={**os.environ, "VOICECHECK_DEBUG": "1"})
     peak_kb = 0.0
     try:
         stderr = await asyncio.wait_for(server.stderr.read(), timeout_s)
@@ -110,10 +123,17 @@ async def run_rooms(count: int, work: Path, timeout_s: float = 900.0) -> RoomsRu
     if server.returncode != 0:
         log(stderr.decode(errors="replace")[-2000:])
     latencies = [x for s in satellites for x in s.log.latencies]
-    return RoomsRun(count, latencies, peak_kb / 1024.0, wall, finished, server.returncode or 0)
+    timings = [tuple(map(float, m.groups())) for m in TIMINGS.finditer(stderr.decode(errors="replace"))]
+    return RoomsRun(count, latencies, peak_kb / 1024.0, wall, finished, server.returncode or 0,
+                    queued=[t[1] for t in timings], recognition=[t[2] for t in timings])
+
+
+LOAD_BEFORE = "?"
 
 
 def measure(counts=ROOM_COUNTS) -> list[RoomsRun]:
+    global LOAD_BEFORE
+    LOAD_BEFORE = " ".join(f"{x:.1f}" for x in os.getloadavg())
     runs = []
     with tempfile.TemporaryDirectory(prefix="voicecheck-rooms-") as folder:
         for count in counts:
@@ -129,10 +149,12 @@ def markdown(runs: list[RoomsRun]) -> str:
         "",
         "Per-answer latency: end of the resident's speech → the device's next speech reaches the satellite "
         "(includes the end-of-answer silence, waiting for the shared recogniser, recognition, matching and "
-        "the first synthesised piece). Peak memory: the serve process alone (GNU time).",
+        "the first synthesised piece). Peak memory: the serve process alone (GNU time). Load average "
+        f"before / after: {LOAD_BEFORE} / {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores.",
         "",
-        "| rooms | answers | latency p50 / p95 / max | peak memory | sessions finished | wall time |",
-        "|---|---|---|---|---|---|",
+        "| rooms | answers | latency p50 / p95 / max | of it: waiting for the recogniser | recognition "
+        "| peak memory | sessions finished | wall time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [run.row() for run in runs]
     return "\n".join(lines) + "\n"

@@ -94,6 +94,9 @@ class Room:
                                 error.__class__.__name__ if not str(error) else error)
                 else:
                     log.warning("[%s] サテライトとの接続が切れました（%s）", self.name, error)
+            except Exception:  # a bug: report it, and keep the room trying like after any drop
+                self._note_failure("error")
+                log.exception("[%s] サテライトとのやりとりで思わぬエラーが起きました", self.name)
             finally:
                 self.connection = None
                 self.channel.detach()

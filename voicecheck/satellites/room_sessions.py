@@ -68,6 +68,7 @@ class RoomSessions:
         self.done = threading.Event()  # set when max_sessions have finished, or the thread ended
         self.finished: list[str] = []  # ids of the sessions finished here
         self.interrupted: tuple[str | None, float] | None = None  # (record id, when) of a session cut off by a drop
+        self.detector = None  # the room's speech detector, made at its first session
         self.mouths: list[RoomMouth] = []  # the latest sessions' mouths and ears (bench timings)
         self.ears: list[RoomEars] = []
         self.thread = threading.Thread(target=self._run, name=f"voicecheck-room-{config.name}", daemon=True)
@@ -141,7 +142,11 @@ class RoomSessions:
                 return
             log.info("[%s] セッションを始めます（%s）", self.name, kind)
             e = self.engines
-            ears = RoomEars(self.channel, self.recognizer, self.settings, generation)
+            if self.detector is None:
+                from voicecheck.listening.endpointer import default_detector
+
+                self.detector = default_detector()
+            ears = RoomEars(self.channel, self.recognizer, self.settings, generation, detector=self.detector)
             mouth = RoomMouth(self.channel, e.voice, generation, self.settings.pause_s)
             self.ears, self.mouths = [*self.ears[-3:], ears], [*self.mouths[-3:], mouth]
             record, progress = self._record_for(kind, ears, mouth)

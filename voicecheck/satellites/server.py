@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -67,7 +68,8 @@ def _configure_logging() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        # VOICECHECK_DEBUG=1 adds a line per answer with its timings (bench/rooms.py reads them).
+        logger.setLevel(logging.DEBUG if os.environ.get("VOICECHECK_DEBUG") else logging.INFO)
         logger.propagate = False
 
 
