@@ -23,6 +23,8 @@ Prints a Markdown table and writes it to bench/results.md. What is measured:
    voice and real recordings apart, wrong accepts counted; bench/results-understanding.md.
    Its first full run synthesises and hears ~2,800 clips (hours on 2 shared cores); later runs
    reuse the cached clips and transcripts.
+6. Whole simulated sessions on those takes (bench/sessions.py): the share of questions that end
+   with the right answer, with a wrong one, and turns per question; bench/results-sessions.md.
 
 Recognisers whose model is missing are reported as not installed. Without
 VOICECHECK_MODEL_MIRROR the bench uses ../shared/models when that folder exists.
@@ -658,6 +660,13 @@ def main(argv: list[str] | None = None) -> int:
 
         log("understanding on voices that are not ours (bench/understanding.py) …")
         print(understanding.run(quick=args.quick, log=log))
+        # Whole sessions played from those takes: where each question ends (bench/sessions.py).
+        from bench import sessions
+
+        log("whole simulated sessions (bench/sessions.py) …")
+        text = sessions.run(sessions=50 if args.quick else sessions.SESSIONS, log=log)
+        sessions.RESULTS_MD.write_text(text, encoding="utf-8")
+        print(text)
     return 0
 
 
