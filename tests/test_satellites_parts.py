@@ -365,3 +365,29 @@ def test_the_microphone_is_kept_only_during_a_session_when_the_device_is_quiet_a
     channel.push_frames([frame] * 50)
     assert len(channel.next_frames(generation, 0.05)) == 10  # at most buffer_s of audio is kept
     assert channel.dropped_frames == 40
+
+
+def test_a_second_server_for_the_same_room_stops_with_a_message(tmp_path):
+    from voicecheck.satellites.room_sessions import room_data_dir
+    from voicecheck.store import SessionRunning, SessionStore
+
+    from satellite_peers import serve_config
+    from voicecheck.satellites.phrases import load_room_phrases
+    from voicecheck.satellites.server import VoicecheckServer
+    from voicecheck.satellites.shared_engines import SharedEngines
+
+    settings = Settings(data_dir=tmp_path / "data")
+    engines = SharedEngines(content=None, matcher=None, voice=None, recognition=None)
+    held = SessionStore(room_data_dir(settings.data_dir, "寝室")).lock()  # another serve has 寝室
+    config = serve_config(SatelliteConfig("居間", "tcp://127.0.0.1:9"), SatelliteConfig("寝室", "tcp://127.0.0.1:9"))
+
+    async def go():
+        server = VoicecheckServer(config, engines, settings, load_room_phrases(settings.prompts_dir))
+        with pytest.raises(SessionRunning, match="別のセッション"):
+            await server.start()
+        assert server.rooms == {}
+        # 居間's folder was let go again: a later server can take it
+        SessionStore(room_data_dir(settings.data_dir, "居間")).lock().release()
+
+    asyncio.run(go())
+    held.release()

@@ -45,6 +45,7 @@ class Room:
         self._started_now = False
 
     def start(self) -> None:
+        """Start the room (its data folder must be held: RoomSessions.hold_folder)."""
         self.sessions.thread.start()
         self._tasks = [asyncio.create_task(self._keep_connected(), name=f"room {self.name}")]
         if self.config.daily:
@@ -124,3 +125,4 @@ class Room:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.get_running_loop().run_in_executor(None, self.sessions.thread.join, 10.0)
+        self.sessions.release_folder()

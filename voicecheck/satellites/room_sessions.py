@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from voicecheck.audio import SpeechError
 from voicecheck.conversation import Progress, Talk
 from voicecheck.interfaces import RealClock
 from voicecheck.satellites.channel import RoomChannel, RoomOffline, ServerStopping
@@ -25,7 +26,7 @@ from voicecheck.satellites.phrases import RoomPhrases
 from voicecheck.satellites.scheduler import StartKind
 from voicecheck.satellites.shared_engines import SharedEngines, locked
 from voicecheck.session import run_session
-from voicecheck.store import SessionRecord, SessionStore
+from voicecheck.store import SessionRecord, SessionStore, StoreError
 
 log = logging.getLogger("voicecheck.satellites")
 
@@ -72,6 +73,18 @@ class RoomSessions:
         self.mouths: list[RoomMouth] = []  # the latest sessions' mouths and ears (bench timings)
         self.ears: list[RoomEars] = []
         self.thread = threading.Thread(target=self._run, name=f"voicecheck-room-{config.name}", daemon=True)
+        self._folder_lock = None
+
+    def hold_folder(self) -> None:
+        """Take the room's data folder for this server (SessionRunning when another process has it),
+        and clear what killed runs left there."""
+        self._folder_lock = self.store.lock()
+        self.store.sweep()
+
+    def release_folder(self) -> None:
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+            self._folder_lock = None
 
     @property
     def busy(self) -> bool:
@@ -110,11 +123,15 @@ class RoomSessions:
                     self._session(kind)
                 except ServerStopping:
                     return
+                except (StoreError, SpeechError) as error:  # a full disk, a broken model: said plainly
+                    log.error("[%s] セッションを続けられませんでした: %s", self.name, error)
                 except Exception:  # a bug: report it, keep the room (and every other room) going
                     log.exception("[%s] セッションで思わぬエラーが起きました。答えはそこまで保存してあります", self.name)
                 finally:
                     self.channel.close_session()
                     self._busy.clear()
+                if self.interrupted and self.channel.connected:
+                    self.connected()  # the satellite came back while this session was still winding down
                 if self.max_sessions and len(self.finished) >= self.max_sessions:
                     return
         finally:

@@ -45,10 +45,21 @@ class VoicecheckServer:
         if self.config.services.enabled:
             self.services = SpeechServices(self.config.services, self.engines, self.limits)
             await self.services.start()
-        for satellite in self.config.satellites:
-            room = Room(satellite, self.engines, self.settings, self.phrases, loop, self.limits,
-                        self.max_sessions, self.first_retry_s)
-            self.rooms[satellite.name] = room
+        rooms = [Room(satellite, self.engines, self.settings, self.phrases, loop, self.limits,
+                      self.max_sessions, self.first_retry_s) for satellite in self.config.satellites]
+        held = []
+        try:  # every room's folder first: a second `serve` for the same rooms stops here, touching nothing
+            for room in rooms:
+                room.sessions.hold_folder()
+                held.append(room)
+        except BaseException:
+            for room in held:
+                room.sessions.release_folder()
+            if self.services is not None:
+                await self.services.stop()
+            raise
+        for room in rooms:
+            self.rooms[room.name] = room
             room.start()
 
     async def wait_rooms_done(self) -> None:
@@ -101,6 +112,7 @@ def serve_command(args: argparse.Namespace, settings) -> int:
               file=sys.stderr)
         return 2
     _configure_logging()
+    os.umask(0o077)  # every file a session writes (answers, recordings) is health data
     phrases = load_room_phrases(settings.prompts_dir)
     log.info("モデルと声を読み込んでいます…")
     engines = SharedEngines.build(settings)
