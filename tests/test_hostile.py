@@ -618,6 +618,22 @@ def test_a_file_given_to_replay_is_not_called_missing(data, tmp_path, monkeypatc
     assert "ファイルです" in err and "見つかりません" not in err
 
 
+def test_an_unreadable_wav_in_a_replay_folder_is_named_before_anything_starts(data, tmp_path, monkeypatch, capsys):
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    for name in ("01.wav", "02.wav"):
+        (answers / name).write_bytes(b"RIFF")
+    if os.geteuid() == 0:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m, *a, **k: False if str(p).endswith("02.wav") else real(p, m))
+    else:
+        os.chmod(answers / "02.wav", 0)
+    assert main(monkeypatch, ["--replay", str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert "02.wav" in err and "読めません" in err
+    assert not (data / "replays").exists()
+
+
 def test_a_settings_file_with_a_bom_is_read(data, tmp_path, monkeypatch, capsys):
     config = tmp_path / "settings.toml"
     config.write_bytes(b"\xef\xbb\xbfspeaking_rate = \"slow\"\n")
