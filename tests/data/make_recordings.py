@@ -67,7 +67,7 @@ SESSIONS: dict[str, list[Turn]] = {
     ],
     # Commands on the way, then the recordings run out after the fourth question.
     "replay_session_3": [
-        Turn("safety_now", "いいえ、大丈夫です", "no"),
+        Turn("safety_now", "いいえ、どれも当てはまりません", "no"),
         Turn("situations", "もう一度お願いします", "repeat"),
         Turn("situations", "平らな道を歩いているときです", "flat_walking"),
         Turn("frequency", "ほぼ毎日です", "daily", slow=True),
