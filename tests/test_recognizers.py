@@ -238,6 +238,19 @@ def test_runaway_repetition_is_cut_back():
     assert limit_repetition("ありがとうございますありがとうございますありがとうございますありがとうございます") == "ありがとうございます"
 
 
+def test_a_hypothesis_that_only_repeats_the_question_is_dropped():
+    from voicecheck.recognizers.whisper import echoes_prompt
+
+    asked = "このところ、前より回数が増えたり、抜け方がひどくなったりしていますか。"
+    assert echoes_prompt("人がひどくなったりしていますか。人がひどくなったりしていますか。", asked)
+    assert echoes_prompt("抜け方がひどくなったりしていますか", asked)
+    # Answers that use the question's words are kept.
+    assert not echoes_prompt("抜け方がひどくなったりはしてないです", asked)
+    assert not echoes_prompt("はい、前より増えています", asked)
+    assert not echoes_prompt("回数が増えたりしていますか？いいえ", asked)
+    assert not echoes_prompt("ひどくなっていますか", None)
+
+
 def test_token_limit_follows_the_length_of_speech():
     assert token_limit(0.5) == 30
     assert token_limit(3.0) == 60

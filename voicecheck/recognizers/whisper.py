@@ -90,6 +90,30 @@ def asked_prompt(asked: str, max_chars: int = PROMPT_MAX_CHARS) -> str | None:
     return asked[-max_chars:] if asked else None
 
 
+_NOT_WORDS = re.compile(r"[\s、。，．,.!?！？「」『』…・ー〜~]")
+ECHO_SIMILARITY = 85.0  # a hypothesis this close to part of the question is the question, not an answer
+ECHO_MIN_CHARS = 6
+
+
+def echoes_prompt(text: str, prompt: str | None) -> bool:
+    """Whisper sometimes writes out the question it was given as context instead of what was
+    said, when the audio holds little it can read (「…ひどくなったりしていますか。」 twice over):
+    such a hypothesis is dropped. It is a question (ends in か) made of the question's words; an
+    answer that repeats the question's words (「ひどくなったりはしてないです」) is kept."""
+    if not prompt:
+        return False
+    from rapidfuzz import fuzz
+
+    heard = _NOT_WORDS.sub("", text)
+    half = len(heard) // 2
+    if len(heard) % 2 == 0 and heard[:half] == heard[half:]:
+        heard = heard[:half]  # the same sentence twice
+    asked = _NOT_WORDS.sub("", prompt)
+    if len(heard) < ECHO_MIN_CHARS or not asked or not heard.endswith("か"):
+        return False
+    return fuzz.partial_ratio(heard, asked) >= ECHO_SIMILARITY
+
+
 class WhisperRecognizer:
     name = "whisper"
 
@@ -150,7 +174,7 @@ class WhisperRecognizer:
             retry = self._decode(_pad(speech, LOOP_RETRY_PADDING_S), prompt, speech_s)
             if not retry.looped:
                 decoded = retry
-        texts = [t for t in decoded.texts if t and t not in NO_SPEECH_TEXT]
+        texts = [t for t in decoded.texts if t and t not in NO_SPEECH_TEXT and not echoes_prompt(t, prompt)]
         best = texts[0] if texts else ""
         confidence = round(math.exp(decoded.logprobs[decoded.texts.index(best)]), 3) if best else None
         return Heard(
