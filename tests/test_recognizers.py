@@ -251,6 +251,17 @@ def test_a_hypothesis_that_only_repeats_the_question_is_dropped():
     assert not echoes_prompt("ひどくなっていますか", None)
 
 
+def test_a_guess_copied_from_the_question_is_dropped_and_only_the_last_sentence_is_context():
+    from voicecheck.recognizers.whisper import asked_prompt, copies_question
+
+    asked = ("転んだあとで膝がひどく痛む。お尻や股のまわりがしびれる、尿や便が出にくい。"
+             "今、どれか一つでも当てはまりますか。")
+    assert asked_prompt(asked) == "今、どれか一つでも当てはまりますか。"
+    assert copies_question("お尻や股のまわりがしびれる。", asked, confidence=0.41)
+    assert not copies_question("お尻や股のまわりがしびれる。", asked, confidence=0.85)  # said, and heard well
+    assert not copies_question("いいえ", asked, confidence=0.3)
+
+
 def test_token_limit_follows_the_length_of_speech():
     assert token_limit(0.5) == 30
     assert token_limit(3.0) == 60

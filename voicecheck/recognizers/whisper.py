@@ -84,10 +84,16 @@ class Decoded:
     looped: bool  # the best hit the token limit or repeated itself
 
 
+_SENTENCE_END = re.compile(r"(?<=[。？！?!])")
+
+
 def asked_prompt(asked: str, max_chars: int = PROMPT_MAX_CHARS) -> str | None:
-    """The end of what the device asked, as the text that came before the answer."""
-    asked = " ".join(asked.split())
-    return asked[-max_chars:] if asked else None
+    """The last sentence of what the device asked, as the text that came before the answer.
+
+    Only the last sentence: the emergency question lists symptoms before it asks, and Whisper,
+    given that list, wrote a symptom out of it for an answer it could not read."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(" ".join(asked.split())) if s.strip()]
+    return sentences[-1][-max_chars:] if sentences else None
 
 
 _NOT_WORDS = re.compile(r"[\s、。，．,.!?！？「」『』…・ー〜~]")
@@ -112,6 +118,23 @@ def echoes_prompt(text: str, prompt: str | None) -> bool:
     if len(heard) < ECHO_MIN_CHARS or not asked or not heard.endswith("か"):
         return False
     return fuzz.partial_ratio(heard, asked) >= ECHO_SIMILARITY
+
+
+COPY_SIMILARITY = 95.0
+COPY_MIN_CHARS = 8
+UNSURE = 0.5  # per-token probability below which a hypothesis is a guess
+
+
+def copies_question(text: str, asked: str, confidence: float) -> bool:
+    """A guess that is word for word a part of the question (「お尻や股のまわりがしびれる」 for an
+    answer Whisper could not read) came from the question, not from the person: dropped. Said
+    with confidence, the same words are an answer that repeats the question, and kept."""
+    if confidence >= UNSURE or not asked:
+        return False
+    from rapidfuzz import fuzz
+
+    heard = _NOT_WORDS.sub("", text)
+    return len(heard) >= COPY_MIN_CHARS and fuzz.partial_ratio(heard, _NOT_WORDS.sub("", asked)) >= COPY_SIMILARITY
 
 
 class WhisperRecognizer:
@@ -174,7 +197,9 @@ class WhisperRecognizer:
             retry = self._decode(_pad(speech, LOOP_RETRY_PADDING_S), prompt, speech_s)
             if not retry.looped:
                 decoded = retry
-        texts = [t for t in decoded.texts if t and t not in NO_SPEECH_TEXT and not echoes_prompt(t, prompt)]
+        texts = [t for t, logprob in zip(decoded.texts, decoded.logprobs)
+                 if t and t not in NO_SPEECH_TEXT and not echoes_prompt(t, prompt)
+                 and not copies_question(t, context.asked, math.exp(logprob))]
         best = texts[0] if texts else ""
         confidence = round(math.exp(decoded.logprobs[decoded.texts.index(best)]), 3) if best else None
         return Heard(
