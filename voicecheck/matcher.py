@@ -180,7 +180,10 @@ class Matcher:
 
         u = Utterance.of(tokens)
         found = self._evidence(question_id, u)
-        return self._decide(question_id, kind, u, found, command, morae)
+        # 「転びそうになったことは、まあ」: an answer trailing off into a filler is said half-heartedly.
+        words = [t for t in all_tokens if not t.is_boundary and t.reading]
+        trails_off = bool(words) and words[-1] not in tokens
+        return self._decide(question_id, kind, u, found, command, morae, trails_off)
 
     def _free_text(self, question_id: str, text: str, u: Utterance) -> Match:
         """Free words (since when): kept as said; read back unless they name a time."""
@@ -220,8 +223,11 @@ class Matcher:
                           if not covered[i] and is_content(t, neutral))
         if unexplained == 0:
             best = max(kept, key=lambda e: (e.size, e.last))
+            # One word alone (「終わる」「戻る」) may be said about something else: a session command
+            # needs more words than that to be clear.
+            words = [t for t in u.tokens if t.reading and not t.is_boundary and not t.is_function]
             return self.safeguards.apply(question_id, Match(command=best.target, score=95.0, decision="accept"),
-                                         deciding=(best.phrase,))
+                                         deciding=(best.phrase,), clear_command=len(words) > 1)
         return None
 
     def _whole_answer(self, question_id: str, kind: str, all_tokens, tokens, morae: int) -> Match | None:
@@ -257,7 +263,7 @@ class Matcher:
     # -- deciding -------------------------------------------------------------------------------
 
     def _decide(self, question_id: str, kind: str, u: Utterance, found: list[Evidence],
-                command: Match | None, morae: int) -> Match:
+                command: Match | None, morae: int, trails_off: bool = False) -> Match:
         neutral = self._neutral_of[question_id]
         # Correction markers do not compete with answers for words: in 「いや違う」 alone the
         # words are the answer (no); before another answer they only cut what came first.
@@ -351,8 +357,12 @@ class Matcher:
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         deciding = tuple(e.phrase for e in answers if e.phrase and not e.denied_by)
         hedged = corrected or len({e.target for e in answers}) > 1 or any(e.approximate for e in answers)
+        # A lone topic word (「腰」「階段」「腫れ」) names the subject, not what is true of it.
+        words = [t for t in u.tokens if t.reading and not t.is_boundary and not t.is_function]
+        one_word = (question_id != YES_NO and kind in ("yes_no", "multi") and len(words) == 1
+                    and words[0].pos == "名詞" and all(e.kind == "echo" for e in answers))
         return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged,
-                                     guess=self.safeguards.is_hedged(u))
+                                     guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word)
 
     @staticmethod
     def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str]) -> float:

@@ -5,7 +5,8 @@ turn. So, whatever the score:
 - a word whose meaning flips with context (大丈夫, 結構, いい, まあ …) is read back;
 - a result of one mora (a cough, a buzz heard as 「ドゥッ」) is never an answer;
 - a command that changes the session (stop, back, skip) said as one short word is read back;
-- an answer hedged as a guess (「腫れてるかもしれない」「たぶん」) is read back;
+- an answer hedged as a guess (「腫れてるかもしれない」「たぶん」) or trailing off into a filler
+  (「…ことは、まあ」) is read back, and so is a lone topic word (「腰」「階段」);
 - on a strict question (the emergency screen) only a clear, unhedged answer is accepted;
 - an answer that asks something back (「熱いってどのくらい？」) is not an answer;
 - a free-text "since when" answer that names no time is read back before it is kept.
@@ -72,7 +73,8 @@ class Safeguards:
         return reading(phrase) in self.context_dependent
 
     def apply(self, question_id: str, match: Match, *, deciding: tuple[str, ...] = (), morae: int = 99,
-              clear_command: bool = True, hedged: bool = False, guess: bool = False) -> Match:
+              clear_command: bool = True, hedged: bool = False, guess: bool = False,
+              one_word: bool = False) -> Match:
         """The match, lowered to a read-back where a safeguard says so (reasons in `cautions`).
 
         `deciding`: the phrases the answer rests on; `morae`: the spoken length of what was
@@ -94,6 +96,8 @@ class Safeguards:
                 reasons.append("context_dependent")
             if guess:
                 reasons.append("guess")
+            if one_word:
+                reasons.append("one_word")
             if question_id in self.strict_questions and (hedged or match.score < STRICT_ACCEPT_AT):
                 reasons.append("strict_question")
         if not reasons:
