@@ -265,7 +265,7 @@ class FakeSoundDevice:
             return self.devices[self.default[kind]]
         return self.devices
 
-    def play(self, data, rate, device=None, blocking=False):
+    def play(self, data, rate, device=None, blocking=False, latency=None):
         if self.play_rates is not None and rate not in self.play_rates:
             raise FakePortAudioError(f"Invalid sample rate {rate}")
         self.played.append((np.asarray(data), rate, device))

@@ -75,9 +75,16 @@ def open_io(mode: str, args: argparse.Namespace, settings: Settings, out_dir: Pa
         from voicecheck.speech_io import ReplayEars, WavMouth
         assert out_dir is not None
         return mode, ReplayEars(Path(args.replay), recognizer), TeeMouth(WavMouth(out_dir, voice), TextMouth())
-    from voicecheck.speech_io import MicrophoneEars, SpeakerMouth
-    # Recordings are kept (in a private folder) only with keep-audio on; MicrophoneEars checks it.
-    return mode, MicrophoneEars(settings, recognizer, audio_dir=out_dir), TeeMouth(SpeakerMouth(voice, settings), TextMouth())
+    from voicecheck.speech_io import MicrophoneEars, SpeakerMouth, open_live_audio
+    # Recordings are kept (in a private folder) only with keep-audio on; the ears check it. The
+    # words are shown as they start to be spoken.
+    if settings.early_answers:  # one microphone stream for the whole session (experimental)
+        from voicecheck.content import load_content
+        ears, speaker = open_live_audio(settings, voice, recognizer, load_content(settings.prompts_dir),
+                                        audio_dir=out_dir)
+        return mode, ears, TeeMouth(TextMouth(), speaker)
+    speaker = SpeakerMouth(voice, settings)
+    return mode, MicrophoneEars(settings, recognizer, audio_dir=out_dir, tone=speaker.tone), TeeMouth(TextMouth(), speaker)
 
 
 # ------------------------------------------------------------------ checks before anything starts

@@ -249,11 +249,19 @@ class MicrophoneStream:
         self._resampler = None
         self._pending = np.zeros(0, dtype=np.float32)
         self.overflows = 0
+        self.captured_samples = 0
+        self._rate = 0
 
     def _callback(self, data, frames, time_info, status) -> None:  # PortAudio's thread
         if status and status.input_overflow:
             self.overflows += 1
+        self.captured_samples += frames
         self._queue.put(bytes(data))
+
+    @property
+    def captured_s(self) -> float:
+        """Seconds of sound the device has delivered so far, read or not (the capture clock)."""
+        return self.captured_samples / self._rate if self._rate else 0.0
 
     def __enter__(self) -> "MicrophoneStream":
         sd = load_sounddevice()
@@ -268,6 +276,7 @@ class MicrophoneStream:
                 last_error = error
                 continue
             self._stream = stream
+            self._rate = rate
             if rate != SAMPLE_RATE:
                 import soxr
 
@@ -313,7 +322,7 @@ def play(samples: np.ndarray, rate: int, spec: str | int | None = None) -> None:
         for play_rate in dict.fromkeys((rate, int(device.default_rate))):
             data = samples if play_rate == rate else resample(samples, rate, play_rate)
             try:
-                sd.play(data, play_rate, device=device.index, blocking=True)
+                sd.play(data, play_rate, device=device.index, blocking=True, latency="low")
                 return
             except sd.PortAudioError as error:
                 last_error = error

@@ -48,6 +48,8 @@ class Settings:
     pause_s: float = 0.4  # silence between phrases
     no_answer_timeout_s: float = 20.0
     end_silence_s: float = 1.3  # silence that ends an answer; longer for slow speakers with pauses
+    turn_tone: bool = True  # a short soft tone when the device starts listening (README: Sound settings)
+    early_answers: bool = False  # listen while the device talks (experimental: README, Sound settings)
     retries: int = 3  # tries per question before it is marked unknown
     data_dir: Path = None  # type: ignore[assignment]  # filled by __post_init__
     keep_audio: bool = False
@@ -124,6 +126,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("pause_s", "number", "文と文のあいだの間", low=0.0, high=5.0, unit="秒"),
     Spec("no_answer_timeout_s", "number", "返事を待つ時間", low=3.0, high=600.0, unit="秒"),
     Spec("end_silence_s", "number", "この長さ黙ったら答えが終わったとみなす（ゆっくり話す方は長めに）", low=0.5, high=5.0, unit="秒"),
+    Spec("turn_tone", "switch", "聞き始めるときに小さな合図の音（ポン）を鳴らすか"),
+    Spec("early_answers", "switch", "質問の途中の答えも聞き取るか（試験中。ふだんは false）"),
     Spec("retries", "whole", "聞き取れないとき聞き直す回数（超えると「わからない」にします）", low=1, high=10),
     Spec("data_dir", "folder", "答えを保存するフォルダ（本人だけが読めるようにします）"),
     Spec("keep_audio", "switch", "録音を残すか。ふだんは false（残さない）"),
@@ -322,10 +326,6 @@ def commented_config_text(settings: Settings | None = None) -> str:
             line = "# " + line  # where the machine puts it by default; left to follow that default
         lines.append(line)
         lines.append("")
-    return "\n".join(lines)
-
-
-def write_commented_config(path: Path, force: bool = False) -> Path:
     lines += [
         "# 部屋ごとのサテライト（python run.py serve）。「名前 = アドレス」で、いくつでも書けます。",
         "# daily は毎日の確認の時刻、start = \"now\" はつながったらすぐ始める、です（README: Rooms with voice satellites）。",
@@ -340,6 +340,10 @@ def write_commented_config(path: Path, force: bool = False) -> Path:
         "# port = 10350",
         "",
     ]
+    return "\n".join(lines)
+
+
+def write_commented_config(path: Path, force: bool = False) -> Path:
     """Write a commented settings file; an existing file is kept unless `force`."""
     path = Path(path).expanduser()
     if path.exists() and not force:

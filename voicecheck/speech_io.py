@@ -51,8 +51,10 @@ class MicrophoneEars:
     """
 
     def __init__(self, settings, recognizer: Recognizer, audio_dir: Path | None = None,
-                 open_frames: Callable[[], ContextManager[Iterable[np.ndarray]]] | None = None) -> None:
+                 open_frames: Callable[[], ContextManager[Iterable[np.ndarray]]] | None = None,
+                 tone: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self._tone = tone  # the turn tone, played when listening starts (settings.turn_tone)
         self.recognizer = recognizer
         self.audio_dir = Path(audio_dir) if audio_dir is not None and settings.keep_audio else None
         self._open_frames = open_frames or (lambda: MicrophoneStream(settings.microphone))
@@ -64,6 +66,8 @@ class MicrophoneEars:
         self.turn += 1
         config = endpoint_config(self.settings, context.timeout_s)
         stream = self.recognizer.start(context)
+        if self._tone is not None and getattr(self.settings, "turn_tone", False):
+            self._tone()
         with self._open_frames() as frames:
             utterance = capture_utterance(frames, config, on_answer_frame=stream.accept)
         timings = {"waited": utterance.waited_s}
@@ -77,6 +81,66 @@ class MicrophoneEars:
             name = f"{self.turn:03d}-{context.question_id or 'answer'}.wav"
             source = str(write_wav(self.audio_dir / name, utterance.samples))
         return replace(heard, timings=timings, source=source)
+
+
+class LiveEars:
+    """Listens through a `DuplexAudio` that runs for the whole session (the live mode).
+
+    Unlike `MicrophoneEars`, the microphone never closes: an answer given while the device is
+    still asking is kept (voicecheck.listening.live), the device's own voice is told apart by
+    its echo, and a soft tone marks the turn when settings.turn_tone is on.
+    """
+
+    def __init__(self, settings, recognizer: Recognizer, duplex, audio_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.recognizer = recognizer
+        self.duplex = duplex
+        self.audio_dir = Path(audio_dir) if audio_dir is not None and settings.keep_audio else None
+        self.turn = 0
+
+    def listen(self, context: ListenContext) -> Heard:
+        from voicecheck.listening.live import SourceStopped
+
+        self.turn += 1
+        config = endpoint_config(self.settings, context.timeout_s)
+        tone = self.duplex.play_tone if self.settings.turn_tone else None
+        try:
+            result = self.duplex.listener.listen(config, look_back=self.settings.early_answers, on_waiting=tone)
+        except SourceStopped as stopped:
+            raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
+        utterance = result.utterance
+        timings = {"waited": utterance.waited_s}
+        if utterance.timed_out:
+            return Heard(text="", timed_out=True, timings=timings)
+        stream = self.recognizer.start(context)
+        stream.accept(utterance.samples)
+        heard = stream.finish()
+        timings.update(heard.timings)
+        timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s,
+                        "early": 1.0 if result.early else 0.0})
+        source = None
+        if self.audio_dir is not None:
+            name = f"{self.turn:03d}-{context.question_id or 'answer'}.wav"
+            source = str(write_wav(self.audio_dir / name, utterance.samples))
+        return replace(heard, timings=timings, source=source)
+
+
+def answer_openers(content) -> frozenset[str]:
+    """The phrases after which what the person says may already be the answer: questions and hints."""
+    return frozenset(t for q in content.questions for t in (q.text, q.hint) if t)
+
+
+def open_live_audio(settings, voice: Voice, recognizer: Recognizer, content, audio_dir: Path | None = None):
+    """Ears and mouth sharing one microphone stream and the speaker (the live mode)."""
+    from voicecheck.duplex import DuplexAudio
+
+    find_device(settings.microphone, "input")  # fail now, clearly
+    find_device(settings.speaker, "output")
+    duplex = DuplexAudio(settings).start()
+    openers = answer_openers(content)
+    mouth = SpeakerMouth(voice, settings, player=duplex.play,
+                         on_phrase=lambda text: duplex.listener.phrase_starts(text in openers))
+    return LiveEars(settings, recognizer, duplex, audio_dir), mouth
 
 
 class ReplayEars:
@@ -113,10 +177,14 @@ class ReplayEars:
 
 
 class SpeakerMouth:
-    """Speaks through the loudspeaker, then leaves a short pause (settings.pause_s)."""
+    """Speaks through the loudspeaker, then leaves a short pause (settings.pause_s).
+
+    `on_phrase(text)` is told before each phrase is spoken (the live listener uses it to know
+    where a question begins)."""
 
     def __init__(self, voice: Voice, settings, clock: Clock | None = None,
-                 player: Callable[[np.ndarray, int], None] | None = None) -> None:
+                 player: Callable[[np.ndarray, int], None] | None = None,
+                 on_phrase: Callable[[str], None] | None = None) -> None:
         self.voice = voice
         self.settings = settings
         self.clock = clock or RealClock()
@@ -124,8 +192,17 @@ class SpeakerMouth:
             find_device(settings.speaker, "output")  # fail now, clearly
             player = lambda samples, rate: play(samples, rate, settings.speaker)  # noqa: E731
         self._play = player
+        self._on_phrase = on_phrase
+
+    def tone(self) -> None:
+        """The turn tone: a short soft sound that says "your turn" (voicecheck.duplex.turn_tone)."""
+        from voicecheck.duplex import TONE_RATE, turn_tone
+
+        self._play(turn_tone(self.settings.volume), TONE_RATE)
 
     def say(self, text: str, *, slow: bool = False) -> None:
+        if self._on_phrase is not None:
+            self._on_phrase(text)
         # Piece by piece: the next piece is synthesised while the current one plays, so the first
         # sound comes quickly even for a long sentence.
         pieces = phrase_pieces(text)

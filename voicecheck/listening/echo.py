@@ -1,0 +1,92 @@
+"""The device's own voice at the microphone: how loud it can be, frame by frame.
+
+When the device speaks, its loudspeaker reaches its own microphone. What it plays is known
+(the reference signal), so the listening layer knows when, and roughly how loud, its own voice
+arrives: the loudest reference frame of the last `delay_s` (the sound card's output and input
+latency, plus the room's reverberation) plus the coupling — how much louder or softer the
+loudspeaker is at the microphone than in the file, learned while the device talks.
+
+A frame then counts as the person only when it is clearly louder than that echo
+(SpeechDetector's `above_echo_db`). This is reference-signal gating, not cancellation: it
+cannot pick a soft voice out from under the device's loud one, but it never mistakes the
+device for the person, and the moment the device pauses between sentences, or stops, the
+person is heard again — which is what keeps answers given early.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from voicecheck.listening.frames import FRAME_S, SAMPLE_RATE, frames_of, level_db
+
+SILENT_DB = -120.0
+
+
+class EchoGate:
+    def __init__(self, delay_s: float = 1.2, initial_coupling_db: float = 0.0, loud_reference_db: float = -45.0,
+                 learn_frames: int = 300, sounding_tail_s: float = 2.0) -> None:
+        self.delay_frames = max(1, round(delay_s / FRAME_S))
+        self.coupling_db = initial_coupling_db  # until learnt: assume the echo is as loud as the file
+        self.loud_reference_db = loud_reference_db
+        self._reference: dict[int, float] = {}  # frame index → level of what was played
+        self._differences: deque[float] = deque(maxlen=learn_frames)
+        self.learnt = False
+        # A second, alignment-free estimate: the microphone's own level while the device sounds.
+        # Sound cards and busy machines shift the echo against the reference by unknown amounts;
+        # the loud end of what the microphone heard during the last seconds of the device's
+        # speech is the device's voice, whatever the shift.
+        self.sounding_frames = max(1, round(sounding_tail_s / FRAME_S))
+        self._sounding_levels: deque[float] = deque(maxlen=max(10, round(3.0 / FRAME_S)))
+
+    def playing(self, samples: np.ndarray, rate: int, at_frame: int) -> None:
+        """The device starts playing `samples` now (the microphone's frame counter is at `at_frame`)."""
+        from voicecheck.audio import resample
+
+        mono = resample(np.asarray(samples, dtype=np.float32), rate, SAMPLE_RATE)
+        for offset, frame in enumerate(frames_of(mono)):
+            index = at_frame + offset
+            self._reference[index] = max(self._reference.get(index, SILENT_DB), level_db(frame))
+
+    def played_until(self, end_frame: int, level_db: float) -> None:
+        """Playback returned only at `end_frame` (a slow or stalled sound card stretches it):
+        the echo may arrive until then, as loud as the piece was."""
+        last = max(self._reference) if self._reference else end_frame
+        for index in range(last + 1, end_frame + 1):
+            self._reference[index] = level_db
+
+    def reference_db(self, index: int) -> float | None:
+        """The loudest reference frame that can still be arriving at frame `index`, or None."""
+        levels = [self._reference[i] for i in range(index - self.delay_frames, index + 1) if i in self._reference]
+        return max(levels) if levels else None
+
+    def sounding(self, index: int) -> bool:
+        """Can the device's voice be at the microphone in frame `index` (generous on both sides)?"""
+        return any(i in self._reference and self._reference[i] > SILENT_DB
+                   for i in range(index - self.sounding_frames, index + self.delay_frames + 1))
+
+    def echo_db(self, index: int) -> float | None:
+        reference = self.reference_db(index)
+        aligned = reference + self.coupling_db if reference is not None and reference > SILENT_DB else None
+        if not self.sounding(index):
+            return aligned
+        heard = float(np.percentile(np.fromiter(self._sounding_levels, float), 90)) \
+            if len(self._sounding_levels) >= 5 else None
+        candidates = [v for v in (aligned, heard) if v is not None]
+        return max(candidates) if candidates else None
+
+    def learn(self, index: int, microphone_db: float) -> None:
+        """Learn the coupling from a frame heard while the device was loud (call for every frame)."""
+        reference = self.reference_db(index)
+        for old in [i for i in self._reference if i < index - 4 * self.delay_frames - self.sounding_frames]:
+            del self._reference[old]
+        if self.sounding(index):
+            self._sounding_levels.append(microphone_db)
+        if reference is None or reference < self.loud_reference_db:
+            return
+        self._differences.append(microphone_db - reference)
+        if len(self._differences) >= 30:
+            # The 90th percentile: the echo at its loudest relative to the file. Where the person
+            # talks over the device the figure runs high, which only makes the gate stricter.
+            self.coupling_db = float(np.percentile(np.fromiter(self._differences, float), 90))
+            self.learnt = True

@@ -1,0 +1,180 @@
+"""Listening all the time: the device hears answers given while it is still talking.
+
+`LiveListener` takes every 30 ms frame of a source (`push`, from the audio thread) and judges
+it at once — Silero VAD, the background level, the echo of the device's own voice — keeping
+the last minutes of frames with their verdicts. The device tells it what it plays
+(`device_plays`: the reference for the echo gate) and when a prompt that can be answered
+starts (`phrase_starts`). A turn (`listen`) then:
+
+1. looks back over what was heard since the answer window opened (the question is still
+   being read when many people answer): every answer found there is a candidate; a later
+   one replaces an earlier one (「はい」 said as a nod, then 「いいえ」 as the answer);
+2. if the person is still talking when the device stops, hears the answer out;
+3. if an answer was complete before the device stopped, waits `grace_s` for a correction,
+   then takes it — no tone, no waiting for the no-answer timeout;
+4. otherwise signals the turn (`on_waiting`: the optional soft tone) and waits for an answer
+   like a plain endpointer, until the no-answer timeout.
+
+It works on any frame source: the microphone (voicecheck.duplex), a Wyoming satellite's audio
+stream, or frames pushed by a test.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from voicecheck.listening.detector import FrameVerdict, SpeechDetector
+from voicecheck.listening.echo import EchoGate
+from voicecheck.listening.endpointer import EndpointConfig, Endpointer, Utterance
+from voicecheck.listening.frames import FRAME_S
+
+
+class SourceStopped(Exception):
+    """The frame source ended or stalled (the message says which)."""
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What one turn found: the answer, and whether it was given before the device stopped."""
+
+    utterance: Utterance
+    early: bool = False  # the answer began while the device was still talking
+    candidates: int = 0  # answers found in the look-back (the last one counts)
+
+
+class LiveListener:
+    def __init__(self, detector: SpeechDetector | None = None, echo: EchoGate | None = None,
+                 keep_s: float = 180.0, stall_s: float = 5.0) -> None:
+        self.detector = detector or SpeechDetector()
+        self.echo = echo or EchoGate()
+        self.stall_s = stall_s
+        self._frames: deque[tuple[np.ndarray, FrameVerdict]] = deque(maxlen=max(10, round(keep_s / FRAME_S)))
+        self._first = 0  # index of the oldest kept frame
+        self._count = 0  # frames pushed so far (the stream clock: index × 30 ms)
+        self._changed = threading.Condition()
+        self._stopped: str | None = None
+        self._window_start = 0  # where the look-back of the next turn may begin
+        self._window_marked = False  # a prompt that can be answered began since the last turn
+        self._last_say = 0  # where the device's latest phrase began
+        self._playing_until = 0  # frame index where the last reference ends
+        # Where the source is right now, in frames. The frames are judged a little later than they
+        # are captured (on a busy machine, up to seconds later): the device's voice must be placed
+        # by the capture clock, or its echo arrives "after" the reference and passes for the person.
+        self.capture_clock: Callable[[], int] | None = None
+
+    # ---------------------------------------------------------------- the source's side
+
+    def push(self, frame: np.ndarray) -> FrameVerdict:
+        """One 30 ms frame from the source; judged now (call from one thread only)."""
+        index = self._count
+        echo_db = self.echo.echo_db(index)
+        verdict = self.detector.judge(frame, echo_db)
+        self.echo.learn(index, verdict.level_db)
+        with self._changed:
+            if len(self._frames) == self._frames.maxlen:
+                self._first += 1
+            self._frames.append((frame, verdict))
+            self._count += 1
+            self._changed.notify_all()
+        return verdict
+
+    def stop(self, reason: str = "the sound stopped") -> None:
+        with self._changed:
+            self._stopped = reason
+            self._changed.notify_all()
+
+    @property
+    def now_s(self) -> float:
+        return self._count * FRAME_S
+
+    # ---------------------------------------------------------------- the device's side
+
+    def _position(self) -> int:
+        return max(self._count, self.capture_clock()) if self.capture_clock is not None else self._count
+
+    def device_plays(self, samples: np.ndarray, rate: int) -> None:
+        """The device is about to play these samples (its own voice, the tone)."""
+        at = self._position()
+        self.echo.playing(samples, rate, at)
+        self._playing_until = max(self._playing_until, at + round(len(samples) / rate / FRAME_S))
+        self._playing_level = float(10 * np.log10(max(float(np.mean(np.square(samples, dtype=np.float64))), 1e-12))) \
+            + 6.0 if len(samples) else -120.0
+
+    def device_played(self) -> None:
+        """The device's playback call returned (it may have taken longer than the sound lasts)."""
+        self.echo.played_until(self._position(), getattr(self, "_playing_level", -120.0))
+
+    def phrase_starts(self, opens_answer: bool = False) -> None:
+        """The device begins a phrase. `opens_answer`: a question or a hint — from here on, what the
+        person says may answer the next turn. Without such a phrase, only what is said from the
+        start of the device's last phrase on is looked back at (a confirmation, an offer)."""
+        position = self._position()
+        if opens_answer:
+            self._window_start = position
+            self._window_marked = True
+        self._last_say = position
+
+    # ---------------------------------------------------------------- a turn
+
+    def _frame(self, index: int) -> tuple[np.ndarray, FrameVerdict]:
+        with self._changed:
+            while index >= self._count:
+                if self._stopped:
+                    raise SourceStopped(self._stopped)
+                if not self._changed.wait(timeout=self.stall_s):
+                    raise SourceStopped(f"no sound for {self.stall_s:.0f} seconds")
+            index = max(index, self._first)
+            return self._frames[index - self._first]
+
+    def listen(self, config: EndpointConfig, *, look_back: bool = True, grace_s: float = 2.0,
+               on_waiting: Callable[[], None] | None = None) -> TurnResult:
+        """One answer (see the module docstring). The no-answer timeout counts from this call."""
+        now = self._count
+        if not look_back:
+            start = now
+        elif self._window_marked:
+            start = self._window_start
+        else:
+            start = max(self._window_start, self._last_say)
+        start = max(self._first, start)
+        self._window_marked = False
+        endpointer = Endpointer(config, self.detector, start_at_s=start * FRAME_S)
+        candidate: Utterance | None = None
+        candidates = 0
+        index = start
+        while index < now:  # look back: answers given while the device talked
+            frame, verdict = self._frame(index)
+            endpointer.feed(frame, verdict.speech)
+            index += 1
+            if endpointer.done:
+                utterance = endpointer.finish()
+                if not utterance.timed_out:
+                    candidate, candidates = utterance, candidates + 1
+                endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
+        early = endpointer.state == Endpointer.SPEAKING
+        if endpointer.state == Endpointer.WAITING:
+            # the timeout counts from now, and the pre-roll keeps the last half second heard
+            waited = endpointer.elapsed_s
+            endpointer.config = replace(config, no_answer_timeout_s=config.no_answer_timeout_s + waited)
+            if candidate is not None:
+                endpointer.config = replace(endpointer.config, no_answer_timeout_s=waited + grace_s)
+            elif on_waiting is not None:
+                on_waiting()
+        while not endpointer.done:
+            frame, verdict = self._frame(index)
+            endpointer.feed(frame, verdict.speech)
+            index += 1
+        self._window_start = index
+        utterance = endpointer.finish()
+        if utterance.timed_out and candidate is not None:
+            return TurnResult(candidate, early=True, candidates=candidates)
+        return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1))
+
+    # ---------------------------------------------------------------- for the Ears
+
+    def speaking_until_s(self) -> float:
+        return self._playing_until * FRAME_S
