@@ -333,6 +333,8 @@ class Matcher:
         if command and not substantive:
             return command
         asks = self.safeguards.asks_back(u)
+        if asks and answers and all(e.target == UNKNOWN for e in answers):
+            asks = None  # 「どうでしょう？」 says "I don't know", whatever its tune
         if asks:  # 「熱いってどのくらい？」「熱はありますか」: a question back, not an answer
             harmless = [e for e in commands if e.target not in self.safeguards.session_commands]
             if harmless:  # 「もう一度言ってもらえますか」; but 「学校はいつ終わりますか」 is not "stop"

@@ -264,11 +264,17 @@ def _statement_pos_ok(u: Utterance, j: int, p: Phrase) -> bool:
     return u.tokens[j - 1].pos not in INFLECTING_POS
 
 
+_INFLECTED = frozenset({"形容詞", "助動詞"})
+
+
 def same_word(t: Token, p: Phrase) -> bool:
     if t.reading == p.last.reading:
         return True
     if p.exact:
         return False
+    # 「ねえ」 is ない said casually: the same dictionary form, adjective or auxiliary.
+    if t.pos in _INFLECTED and p.last.pos in _INFLECTED and t.base == p.last.base == "ない":
+        return True
     # Another form of the same verb or adjective: compare dictionary forms by reading, so
     # 晴れて (a mishearing) still counts as 腫れて.
     return p.last.pos in LEMMA_POS and t.pos == p.last.pos and base_reading(t.base) == p.last_base

@@ -54,9 +54,13 @@ class Safeguards:
         if not tokens:
             return None
         ends_with_mark = tokens[-1].surface in ("?", "？")
-        words = [t for t in tokens if not t.is_boundary]
+        # Only the last sentence asks: 「何もないです。あなたは？」 answers, then asks back.
+        last_clause = len(tokens) - 1 if ends_with_mark else len(tokens)
+        start = max((i + 1 for i, t in enumerate(tokens[:last_clause]) if t.is_boundary), default=0)
+        words = [t for t in tokens[start:] if not t.is_boundary]
         if not words:
             return None
+        u = Utterance.of(words)
         last = words[-1]
         # 「ありますか」「ですか」: か after a verb, an adjective or です/ます asks; 「何回か」 does not.
         # 「ありますか」「ですか」: か after a verb, an adjective or です/ます asks; 「何回か」 does not,

@@ -89,7 +89,9 @@ class Fillers:
             # A one-kana "filler" glued to a word is part of it (Open JTalk's guess, not a pause).
             glued = (t.pos == "フィラー" and len(t.reading) == 1 and i > 0
                      and not tokens[i - 1].is_boundary and tokens[i - 1].pos != "フィラー")
-            if (t.pos == "フィラー" and not glued) or surfaces[i] in self.words or t.base in self.words:
+            # 「あっ」 before た is the verb of 「あった」, not a gasp.
+            verb = i + 1 < len(tokens) and tokens[i + 1].pos == "助動詞"
+            if not verb and ((t.pos == "フィラー" and not glued) or surfaces[i] in self.words or t.base in self.words):
                 keep[i] = False
         # Fillers of several words (なんていうか): compare joined surfaces.
         for i in range(len(tokens)):
