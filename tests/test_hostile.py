@@ -678,7 +678,6 @@ def test_a_replay_folder_without_wavs_leaves_no_session_behind(data, tmp_path, m
     assert not (data / "replays").exists() and not (data / "sessions").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="audio.read_wav/write_wav keep NaN samples (audio.py, live-audio helper)")
 def test_a_wav_with_nan_samples_gives_no_runtime_warning(tmp_path, recwarn):
     import warnings
 

@@ -6,6 +6,7 @@ because that is what Vosk and Whisper both want. Devices come from `sounddevice`
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -79,13 +80,16 @@ def read_wav(path: Path | str) -> np.ndarray:
         raise AudioFileError(path, "the file does not exist.")
     if not path.is_file():
         raise AudioFileError(path, "this is not a file.")
+    if not os.access(path, os.R_OK):
+        raise AudioFileError(path, "permission denied: this user may not read it.")
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as error:
         raise AudioFileError(path, f"it is not a readable WAV file ({error}).") from None
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioFileError(path, "the file holds no sound (zero samples).")
-    mono = to_mono(data).astype(np.float32)
+    # A float file may hold NaN or infinite samples: they are no sound, and would poison every sum.
+    mono = np.nan_to_num(to_mono(data), nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32)
     return resample(mono, int(rate), SAMPLE_RATE)
 
 
@@ -96,7 +100,8 @@ def write_wav(path: Path | str, samples: np.ndarray, rate: int = SAMPLE_RATE) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
-    soundfile.write(str(partial), np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), rate,
+    clean = np.nan_to_num(np.asarray(samples, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    soundfile.write(str(partial), np.clip(clean, -1.0, 1.0), rate,
                     subtype="PCM_16", format="WAV")
     partial.replace(path)
     return path
