@@ -38,6 +38,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/endpointing.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,114 @@
+"""The listening layer fed frame by frame, no devices: the turn tone, answers kept while the device talks,
+the device's own voice gated by its reference, the tone called only when nobody has answered yet."""
+from __future__ import annotations
+
+import numpy as np
+
+from voicecheck.duplex import TONE_RATE, turn_tone
+from voicecheck.listening.endpointer import EndpointConfig
+from voicecheck.listening.frames import FRAME_SAMPLES, SAMPLE_RATE, FrameCutter, frames_of
+from voicecheck.listening.live import LiveListener
+from voicecheck.speech_io import MicrophoneEars
+from voicecheck.settings import Settings
+
+from speech_support import silence, spoken
+
+
+def test_turn_tone_is_short_soft_and_click_free():
+    tone = turn_tone()
+    assert TONE_RATE == SAMPLE_RATE and 0.1 < len(tone) / TONE_RATE < 0.3
+    rms_db = 10 * np.log10(np.mean(tone.astype(np.float64) ** 2))
+    assert -23 < rms_db < -17
+    assert abs(tone[0]) < 1e-3 and abs(tone[-1]) < 1e-3
+    assert np.all(turn_tone(0.0) == 0)
+
+
+def test_frame_cutter_makes_whole_frames_from_any_blocks():
+    cutter = FrameCutter()
+    frames = cutter.push(np.ones(1000, np.float32)) + cutter.push(np.ones(500, np.float32))
+    assert [len(f) for f in frames] == [FRAME_SAMPLES] * 3
+
+
+def push_all(listener, samples):
+    for frame in frames_of(samples):
+        listener.push(frame)
+
+
+def keep_pushing(listener, seconds):
+    """The source goes on (silence) while the turn runs, as a microphone would."""
+    import threading
+    import time
+
+    def feed():
+        for frame in frames_of(silence(seconds)):
+            listener.push(frame)
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_answer_given_while_the_question_is_read_is_kept_without_waiting():
+    listener = LiveListener(stall_s=0.5)
+    push_all(listener, silence(1.0))
+    listener.phrase_starts(opens_answer=True)
+    push_all(listener, np.concatenate([spoken("いいえ、ありません"), silence(2.0)]))
+    listener.phrase_starts()  # the device goes on with the options; the person has answered already
+    push_all(listener, silence(3.0))
+    tones = []
+    keep_pushing(listener, 6.0)
+    result = listener.listen(EndpointConfig(no_answer_timeout_s=5.0), on_waiting=lambda: tones.append(1))
+    assert result.early and not result.utterance.timed_out and result.utterance.speech_s > 0.5
+    assert tones == []  # nobody is told "your turn" after answering
+
+
+def test_the_device_voice_is_not_an_answer_and_the_tone_marks_the_turn():
+    listener = LiveListener(stall_s=0.5)
+    push_all(listener, silence(1.0))
+    own = spoken("膝の力がカクンと抜けるのは、どんなときですか")
+    listener.phrase_starts(opens_answer=True)
+    listener.device_plays(own, SAMPLE_RATE)
+    push_all(listener, own * 0.5)  # its echo, 6 dB down
+    listener.device_played()
+    push_all(listener, silence(1.0))
+    tones = []
+    keep_pushing(listener, 4.0)
+    result = listener.listen(EndpointConfig(no_answer_timeout_s=1.0), on_waiting=lambda: tones.append(1))
+    assert result.utterance.timed_out and tones == [1]
+
+
+def test_microphone_ears_sound_the_turn_tone_before_listening():
+    import contextlib
+
+    calls = []
+
+    class Stream:
+        def accept(self, samples):
+            pass
+
+        def finish(self):
+            from voicecheck.interfaces import Heard
+            return Heard(text="はい")
+
+    class Recognizer:
+        name = "fake"
+
+        def start(self, context):
+            return Stream()
+
+    @contextlib.contextmanager
+    def microphone():
+        calls.append("microphone")
+        yield frames_of(np.concatenate([silence(0.5), spoken("はい"), silence(3.0)]))
+
+    from voicecheck.interfaces import ListenContext
+
+    ears = MicrophoneEars(Settings(turn_tone=True), Recognizer(), open_frames=microphone,
+                          tone=lambda: calls.append("tone"))
+    assert ears.listen(ListenContext("yes_no")).text == "はい"
+    assert calls == ["tone", "microphone"]
+    quiet = MicrophoneEars(Settings(turn_tone=False), Recognizer(), open_frames=microphone,
+                           tone=lambda: calls.append("tone"))
+    quiet.listen(ListenContext("yes_no"))
+    assert calls.count("tone") == 1
