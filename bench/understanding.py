@@ -28,8 +28,11 @@ Outputs: Markdown tables on stdout and in bench/results-understanding.md; every 
 heard (text and alternatives) and the decision in bench/out/understanding.json (`load_results`),
 for the session simulation.
 
+`--rescore` decides again on the hearings saved in bench/out/understanding.json (a changed matcher
+or changed labels) in seconds, without the recogniser.
+
 API (for bench/run.py and the session simulation): `load_clips`, `transcribe_all`, `decide_all`,
-`summarise`, `report_markdown`, `load_results`.
+`summarise`, `report_markdown`, `load_results`, `takes`, `rescore`.
 """
 from __future__ import annotations
 
@@ -80,6 +83,9 @@ CONDITIONS = (
     Condition("older_tv15", "older + TV 15 dB", True, 15.0),
 )
 OWN_CONDITIONS = ("clean", "tv10")
+# Issue #10's first-try targets (understood %, held-out answers) and the wrong-accept ceiling.
+TARGETS = (("clean", 95.0), ("tv10", 90.0), ("older", 90.0))
+MAX_WRONG_ACCEPT_PCT = 0.5
 BY_KEY = {c.key: c for c in CONDITIONS}
 
 
@@ -482,6 +488,25 @@ def report_markdown(decided: list[Decided], notes: dict[str, str], meta: dict) -
         for what, why in sorted(notes.items()):
             add(f"- {what}: {why}")
         add("")
+    add("## Targets (issue #10), on voices that are not ours, held-out answers")
+    add("")
+    add("| target | measured | |")
+    add("|---|---|---|")
+    for key, goal in TARGETS:
+        t = s["condition"].get((key, "heldout"))
+        if t and t.n:
+            ok = 100.0 * t.understood / t.n >= goal
+            add(f"| understood ≥ {goal:g} %, {BY_KEY[key].label} | {t.pct(t.understood)} ({t.understood}/{t.n}) | "
+                f"{'met' if ok else '**not met**'} |")
+    for cond in CONDITIONS:
+        t = s["condition"].get((cond.key, "all"))
+        if t and t.n:
+            ok = 100.0 * t.wrong_accepts / t.n <= MAX_WRONG_ACCEPT_PCT
+            add(f"| wrongly accepted ≤ {MAX_WRONG_ACCEPT_PCT:g} %, {cond.label} (dev + held-out) | "
+                f"{t.pct(t.wrong_accepts)} ({t.wrong_accepts}/{t.n}) | {'met' if ok else '**not met**'} |")
+    safety_all = sum(t.safety_wrong_accepts for (c, part), t in s["condition"].items() if part == "all")
+    add(f"| no wrong accept on `safety_now` (all conditions) | {safety_all} | {'met' if not safety_all else '**not met**'} |")
+    add("")
     add("## Voices that are not ours, per condition")
     add("")
     add("| condition · part | answers | understood | wrongly accepted | read-back wrong | missed |")
@@ -572,6 +597,50 @@ def takes(results: dict, question: str, expected: str, group: str = "voices",
             and c["group"] == group and (condition is None or c["condition"] == condition)]
 
 
+def current_labels() -> dict[str, str]:
+    """Clip id → expected answer from today's manifests (spoken.tsv and real_clips.tsv)."""
+    from bench.real_clips import read_manifest
+
+    by_text = {(r.question, r.text): r.expected for r in spoken.read_spoken()}
+    labels = {}
+    for c in read_manifest():
+        labels[f"real|{c.id}|{c.question}"] = c.expected
+    return labels | {f"@{q}|{t}": e for (q, t), e in by_text.items()}
+
+
+def rescore(path: Path = RESULTS_JSON, output: Path | None = RESULTS_MD, log=None) -> str:
+    """Decide again on the hearings saved by the last run (no recogniser, seconds): for a changed
+    matcher or changed labels. Clips keep what was heard; labels come from today's manifests."""
+    from voicecheck.content import load_content
+    from voicecheck.matcher import Matcher
+    from voicecheck.settings import Settings
+
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    started = time.perf_counter()
+    saved = load_results(path)
+    labels = current_labels()
+    clips, heard = [], {}
+    for c in saved["clips"]:
+        expected = labels.get(c["id"]) if c["group"] == "real" else labels.get(f"@{c['question']}|{c['text']}")
+        clip = BenchClip(c["id"], c["group"], c["voice"], c["condition"], c["question"], expected or c["expected"],
+                         c["split"], c["text"], Path(c["audio"]), c.get("source", ""))
+        clips.append(clip)
+        heard[clip.id] = heard_from_json(c["heard"])
+    matcher = Matcher(load_content(Settings().prompts_dir))
+    decided = decide_all(clips, heard, matcher)
+    _, decision_name = decision_function(matcher)
+    meta = dict(saved["meta"], decision=decision_name, fresh=0, when=datetime.now().strftime("%Y-%m-%d %H:%M"),
+                command=saved["meta"]["command"] + " (decided again: bench/understanding.py --rescore)",
+                minutes=saved["meta"]["minutes"] + (time.perf_counter() - started) / 60)
+    text = report_markdown(decided, saved.get("notes", {}), meta)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    Path(path).write_text(json.dumps(results_json(decided, saved.get("notes", {}), meta), ensure_ascii=False,
+                                     indent=1), encoding="utf-8")
+    log(f"decided again on {len(decided)} saved hearings; written: {output or '(no Markdown file)'} and {path}")
+    return text
+
+
 # ------------------------------------------------------------------------------------------
 
 
@@ -621,7 +690,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS_MD, help="where to write the Markdown")
     parser.add_argument("--limit", type=int, help="only the first N texts (for development; not written to "
                                                    "bench/results-understanding.md unless --output says so)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="decide again on the hearings of the last run (bench/out/understanding.json) with "
+                             "today's matcher and labels, without hearing anything")
     args = parser.parse_args(argv)
+    if args.rescore:
+        print(rescore(output=args.output))
+        return 0
     output = args.output if args.limit is None or args.output != RESULTS_MD else None
     print(run(quick=args.quick, engine=args.engine, jobs=args.jobs, own_voice=not args.no_own_voice,
               real=not args.no_real, output=output, limit=args.limit))

@@ -275,3 +275,30 @@ def test_cache_key_changes_with_the_audio_and_the_context():
     assert base != cache_key(x + 1e-3, "whisper", ctx, "cfg")
     assert base != cache_key(x, "whisper", ListenContext("swelling", ("はい",), 10.0, ""), "cfg")
     assert base != cache_key(x, "vosk", ctx, "cfg")
+
+
+def test_rescore_decides_again_on_saved_hearings_with_todays_labels(tmp_path):
+    from bench.real_clips import read_manifest
+    from bench.understanding import load_results, rescore
+
+    real = next(c for c in read_manifest() if c.expected == "none")
+    row = spoken.read_spoken()[0]
+    saved = {"meta": {"command": "x", "when": "x", "engine": "whisper", "decision": "x", "clips": 2, "fresh": 2,
+                      "minutes": 1.0},
+             "notes": {},
+             "clips": [
+                 {"id": f"real|{real.id}|{real.question}", "group": "real", "voice": real.repo, "condition": "clean",
+                  "question": real.question, "expected": "yes", "split": "real", "text": real.said, "audio": "a.wav",
+                  "heard": {"text": "", "alternatives": [], "timed_out": True}},
+                 {"id": f"kokoro/jf_alpha|clean|{row.question}|{row.text}", "group": "voices",
+                  "voice": "kokoro/jf_alpha", "condition": "clean", "question": row.question, "expected": "stale",
+                  "split": row.split, "text": row.text, "audio": "b.wav",
+                  "heard": {"text": row.text, "alternatives": [row.text]}},
+             ]}
+    path = tmp_path / "understanding.json"
+    path.write_text(__import__("json").dumps(saved, ensure_ascii=False), encoding="utf-8")
+    text = rescore(path, output=None, log=lambda _m: None)
+    again = load_results(path)["clips"]
+    assert [c["expected"] for c in again] == [real.expected, row.expected]  # labels from today's manifests
+    assert again[0]["outcome"] == "asked again (right)"  # nothing heard on a clip to reject
+    assert "decided again" in text
