@@ -168,3 +168,37 @@ def test_heard_cache_round_trip_survives_a_cut_line(tmp_path):
     again = HeardCache(path)
     assert again.get("k1").text == "はい" and again.get("k1").cached
     assert again.get("k2") is None
+
+
+# ---------------------------------------------------------------------------------- whole simulated sessions
+
+def _typed(text: str) -> dict:
+    return {"text": text, "alternatives": [], "confidence": 0.9, "no_speech": 0.01, "timed_out": False, "timings": {}}
+
+
+def test_a_simulated_session_ends_each_question_where_the_questionnaire_leaves_it(content):
+    """bench/sessions.py plays the real questionnaire against takes; typed takes make it exact."""
+    import random
+
+    from bench.sessions import Takes, simulate
+
+    cond = "clean"
+    by_key = {}
+    for q in content.questions:
+        if q.kind == "yes_no":
+            by_key[(q.id, "no", cond)] = [_typed("いいえ、違います")]
+        elif q.kind == "free_text":
+            by_key[(q.id, "text", cond)] = [_typed("三年前からです")]
+        else:
+            option = q.options[0]
+            by_key[(q.id, option.id, cond)] = [_typed(f"{option.label}です")]
+    # The person mishears nothing but is unsure about swelling: 「たぶん」 is read back, then confirmed.
+    by_key[("swelling", "no", cond)] = [_typed("たぶん腫れてないです")]
+    by_key[("yes_no", "yes", cond)] = [_typed("はい")]
+    by_key[("yes_no", "no", cond)] = [_typed("いいえ")]
+    endings = simulate(content, Matcher(content), Takes(by_key, random.Random(1)), cond, random.Random(2))
+    kinds = {e.question: e.kind for e in endings}
+    assert set(kinds) == {q.id for q in content.questions}
+    assert all(kind == "right" for kind in kinds.values()), kinds
+    turns = {e.question: e.turns for e in endings}
+    assert turns["swelling"] == 2 and turns["warmth"] == 1  # a read-back costs one turn
