@@ -34,6 +34,9 @@ OTHER_VOICES = ROOT / "tests" / "data" / "other_voices"
 RATE = 16_000
 ECHO_DB = -6.0  # the device's voice at the microphone, relative to its level in the file
 SOUND_DB = -45.0  # the speaker counts as sounding above this (dBFS, 30 ms frames)
+# The person answers after the loudspeaker has been quiet this long: longer than the gaps between
+# the device's phrases (the pause setting plus the sound card's start-up, about 1 s here).
+QUIET_BEFORE_ANSWER_S = 1.6
 
 
 def pulseaudio_available() -> str | None:
@@ -204,8 +207,9 @@ def speech_end_s(path: Path) -> float:
     return (len(mask) - int(np.argmax(mask[::-1]))) * 0.010 if mask.any() else 0.0
 
 
-def session_answers(voice: str = "jm_kumo") -> tuple[list[Answer], Answer, Path]:
-    """The first four questions by a Kokoro voice, then 'stop'; and the clip used to say yes."""
+def session_answers(voice: str = "jf_alpha") -> tuple[list[Answer], Answer, Path]:
+    """The first four questions by a Kokoro voice, then 'stop' (the only recorded stop is by
+    jm_kumo); and the clip used to say yes to a read-back."""
     folder = OTHER_VOICES / f"session_{voice}"
     answers = [Answer(q, folder / f"{i:02d}_{q}.wav")
                for i, q in enumerate(("safety_now", "situations", "frequency", "getting_worse"), start=1)]
@@ -251,16 +255,27 @@ def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], ye
             if not pending:
                 continue
             nxt = pending[0]
-            asked = line in (questions[nxt.question].text, questions[nxt.question].hint)
+            question = questions[nxt.question]
+            # the last line of the prompt: the last option read out, else the question (or its hint)
+            last_option = (content.say("option_item", number=len(question.options), label=question.options[-1].label)
+                           if question.kind in ("single", "multi") else None)
+            opened = line == question.text
+            if opened and nxt.early_after_s is not None:
+                asked = True
+            else:
+                asked = line == question.hint or (line == last_option if last_option else opened)
             confirming = line.endswith(confirm_tail) and line.startswith("「")
             if not asked and not confirming:
                 continue
             clip = nxt.clip if asked else yes_clip
+            shown = time.monotonic()  # the words are printed as they start to be spoken
+            deadline = shown + 10
+            while watch.first_sound_after(shown) is None and time.monotonic() < deadline:
+                time.sleep(0.02)
             if asked and nxt.early_after_s is not None:
                 time.sleep(nxt.early_after_s)  # the device is still reading the question
             else:
-                time.sleep(0.3)
-                watch.wait_quiet(1.0)  # the device has finished asking (the tone included)
+                watch.wait_quiet(QUIET_BEFORE_ANSWER_S)  # the device has finished asking (the tone included)
             if asked:
                 pending.pop(0)
             t0 = time.monotonic()
@@ -321,7 +336,7 @@ def live_report(log) -> list[str]:
         return ["## Live, through a virtual sound card", "", f"Not measured: PulseAudio {problem}.", ""]
     lines = ["## Live, through a virtual sound card (PulseAudio)", "",
              "The device (`run.py`, Whisper) plays into a null sink; its voice comes back into the room "
-             f"{-ECHO_DB:g} dB down; the microphone is the room's monitor. A scripted person (Kokoro jm_kumo) "
+             f"{-ECHO_DB:g} dB down; the microphone is the room's monitor. A scripted person (Kokoro jf_alpha) "
              "answers four questions after the device has finished asking, then says 「もう終わりにします」. "
              "Reply time = end of the person's speech → first sound of the device's reply at its speaker.", "",
              "| condition | answers right | reply p50 / max | session |", "|---|---|---|---|"]

@@ -58,6 +58,10 @@ class MicrophoneEars:
         self.recognizer = recognizer
         self.audio_dir = Path(audio_dir) if audio_dir is not None and settings.keep_audio else None
         self._open_frames = open_frames or (lambda: MicrophoneStream(settings.microphone))
+        # One detector for the whole session: what it learnt of the room's background (the TV)
+        # in one turn is known at the start of the next.
+        from voicecheck.listening.detector import SpeechDetector
+        self.detector = SpeechDetector()
         if open_frames is None:
             find_device(settings.microphone, "input")  # fail now, clearly, rather than at the first question
         self.turn = 0
@@ -69,7 +73,7 @@ class MicrophoneEars:
         if self._tone is not None and getattr(self.settings, "turn_tone", False):
             self._tone()
         with self._open_frames() as frames:
-            utterance = capture_utterance(frames, config, on_answer_frame=stream.accept)
+            utterance = capture_utterance(frames, config, on_answer_frame=stream.accept, vad=self.detector)
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
             return Heard(text="", timed_out=True, timings=timings)

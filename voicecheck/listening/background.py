@@ -21,7 +21,7 @@ from voicecheck.listening.frames import FRAME_S
 
 
 class BackgroundLevel:
-    def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.6,
+    def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.45,
                  rise_while_held_db_per_s: float = 1.0) -> None:
         self.percentile = percentile
         self._levels: deque[float] = deque(maxlen=max(2, round(window_s / FRAME_S)))

@@ -77,7 +77,10 @@ class SpeechDetector:
         else:
             voiced = bool(self.vad.is_speech(frame))
         background = self.background.level_db
-        loud_enough = level >= self.config.floor_dbfs
+        # Until the background is known (the first half second of a fresh source), nothing counts as
+        # the person: with the TV on, its voices would open an "answer" that the TV then keeps open.
+        # The endpointer's pre-roll keeps the half second, so an answer that began at once keeps its start.
+        loud_enough = level >= self.config.floor_dbfs and background is not None
         if background is not None:
             margin = max(self.config.above_background_db, self.config.above_spread * self.background.spread_db)
             loud_enough = loud_enough and level >= background + margin
