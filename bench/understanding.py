@@ -66,6 +66,9 @@ RESULTS_JSON = OUT_DIR / "understanding.json"
 QUICK_MD = OUT_DIR / "results-understanding-quick.md"
 CACHE_VERSION = 1
 PAD_S = 2.5  # silence (or noise) after each clip, for the endpointer to find the end
+# The room heard before each clip (the device was speaking): the ears start fresh for every clip
+# and need the first half second to learn the background (voicecheck/listening/detector.py).
+PRE_ROLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -168,11 +171,13 @@ def _tv_track() -> np.ndarray:
 
 
 def clip_audio(clip: BenchClip) -> np.ndarray:
-    """The clip as the microphone hears it: PAD_S more silence, TV noise mixed in when the condition has it."""
+    """The clip as the microphone hears it: PRE_ROLL_S of the room before it, PAD_S after it, TV
+    noise mixed in throughout when the condition has it."""
     from voicecheck.audio import read_wav
 
     samples = read_wav(clip.path)
-    padded = np.concatenate([samples, np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)])
+    pre = np.zeros(int(PRE_ROLL_S * SAMPLE_RATE), np.float32)
+    padded = np.concatenate([pre, samples, np.zeros(int(PAD_S * SAMPLE_RATE), np.float32)])
     snr = BY_KEY[clip.condition].snr_db
     if snr is None:
         return padded
@@ -181,7 +186,7 @@ def clip_audio(clip: BenchClip) -> np.ndarray:
         track = np.tile(track, int(np.ceil(len(padded) / len(track))))
     offset = noise_offset(len(track), len(padded), clip.path.name, "tv")
     noise = track[offset: offset + len(padded)]
-    return mix_at_snr(padded, noise, snr, measured=len(samples))
+    return mix_at_snr(padded, noise, snr, measured=len(pre) + len(samples))
 
 
 # ------------------------------------------------------------------------------------------
@@ -254,7 +259,7 @@ class HeardCache:
 class Listener:
     """The product's recogniser behind the product's microphone ears, fed from a clip."""
 
-    def __init__(self, engine: str = "whisper", settings=None) -> None:
+    def __init__(self, engine: str = "whisper", settings=None, cpu_threads: int | None = None) -> None:
         from bench.listen import open_recognizer
         from voicecheck.content import load_content
         from voicecheck.matcher import Matcher
@@ -265,7 +270,7 @@ class Listener:
         self.settings = settings or Settings()
         self.content = load_content(self.settings.prompts_dir)
         self.matcher = Matcher(self.content)
-        self.recognizer = open_recognizer(engine, self.settings)
+        self.recognizer = open_recognizer(engine, self.settings, cpu_threads)
         self.config = endpoint_config(self.settings)
         self.asked = {q.id: q.text for q in self.content.questions}
 
@@ -290,8 +295,7 @@ _worker: dict = {}
 
 
 def _worker_init(engine: str) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _worker["listener"] = Listener(engine)
+    _worker["listener"] = Listener(engine, cpu_threads=1)  # one thread each: the workers fill the cores
 
 
 def _worker_hear(task: tuple[str, np.ndarray, str]):
