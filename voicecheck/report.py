@@ -50,7 +50,7 @@ STATUS_TEXT = {
     "stopped": "途中で終わりました。答えていない質問があります。",
     "emergency": "急ぎのサインがあったため、質問を途中で止めました。",
 }
-MODE_TEXT = {"live": "声", "text": "文字入力", "replay": "録音の再生（テスト用）"}
+MODE_TEXT = {"live": "声", "text": "文字入力", "replay": "録音の再生（テスト用）", "satellite": "声（部屋の音声端末）"}
 NOT_ASKED = "（まだ聞いていません）"
 SKIPPED = "（飛ばしました）"
 UNFINISHED_NOTE = "このセッションは最後まで終わっていません。保存されていた途中までの答えからまとめました。"
