@@ -34,6 +34,7 @@ OTHER_VOICES = ROOT / "tests" / "data" / "other_voices"
 RATE = 16_000
 ECHO_DB = -6.0  # the device's voice at the microphone, relative to its level in the file
 SOUND_DB = -45.0  # the speaker counts as sounding above this (dBFS, 30 ms frames)
+TONE_HZ = 660.0  # voicecheck.duplex.TONE_HZ
 # The person answers after the loudspeaker has been quiet this long: longer than the gaps between
 # the device's phrases (the pause setting plus the sound card's start-up, about 1 s here).
 QUIET_BEFORE_ANSWER_S = 1.6
@@ -146,6 +147,7 @@ class SpeakerWatch:
              "--latency-msec=20"], env=room.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.last_sound = time.monotonic()
         self.sound_times: list[float] = []
+        self.tone_times: list[float] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -160,9 +162,14 @@ class SpeakerWatch:
             level = 10 * np.log10(max(float(np.mean(frame ** 2)), 1e-12))
             if level > SOUND_DB:
                 now = time.monotonic()
+                spectrum = np.abs(np.fft.rfft(frame * np.hanning(len(frame)))) ** 2
+                freqs = np.fft.rfftfreq(len(frame), 1 / RATE)
+                band = spectrum[(freqs > TONE_HZ - 70) & (freqs < TONE_HZ + 70)].sum()
                 with self._lock:
                     self.last_sound = now
                     self.sound_times.append(now)
+                    if band > 0.9 * spectrum.sum():  # the device's turn tone: "your turn"
+                        self.tone_times.append(now)
 
     def quiet_for(self) -> float:
         with self._lock:
@@ -172,6 +179,16 @@ class SpeakerWatch:
         deadline = time.monotonic() + timeout
         while self.quiet_for() < seconds and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def wait_tone(self, after: float, timeout: float = 90.0) -> bool:
+        """Wait for the device's turn tone (played when it starts listening); False if none came."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if any(t > after for t in self.tone_times):
+                    return True
+            time.sleep(0.02)
+        return False
 
     def first_sound_after(self, t: float) -> float | None:
         with self._lock:
@@ -274,8 +291,10 @@ def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], ye
                 time.sleep(0.02)
             if asked and nxt.early_after_s is not None:
                 time.sleep(nxt.early_after_s)  # the device is still reading the question
+            elif watch.wait_tone(shown):  # the device says "your turn" with its tone (turn_tone, on by default)
+                time.sleep(0.5)
             else:
-                watch.wait_quiet(QUIET_BEFORE_ANSWER_S)  # the device has finished asking (the tone included)
+                watch.wait_quiet(QUIET_BEFORE_ANSWER_S)  # no tone: the device has been quiet a while
             if asked:
                 pending.pop(0)
             t0 = time.monotonic()
