@@ -78,7 +78,7 @@ def test_the_device_voice_is_not_an_answer_and_the_tone_marks_the_turn():
     assert result.utterance.timed_out and tones == [1]
 
 
-def test_microphone_ears_sound_the_turn_tone_before_listening():
+def test_microphone_ears_sound_the_turn_tone_once_the_microphone_is_open():
     import contextlib
 
     calls = []
@@ -107,7 +107,7 @@ def test_microphone_ears_sound_the_turn_tone_before_listening():
     ears = MicrophoneEars(Settings(turn_tone=True), Recognizer(), open_frames=microphone,
                           tone=lambda: calls.append("tone"))
     assert ears.listen(ListenContext("yes_no")).text == "はい"
-    assert calls == ["tone", "microphone"]
+    assert calls == ["microphone", "tone"]  # the microphone is open before "your turn"
     quiet = MicrophoneEars(Settings(turn_tone=False), Recognizer(), open_frames=microphone,
                            tone=lambda: calls.append("tone"))
     quiet.listen(ListenContext("yes_no"))

@@ -70,9 +70,11 @@ class MicrophoneEars:
         self.turn += 1
         config = endpoint_config(self.settings, context.timeout_s)
         stream = self.recognizer.start(context)
-        if self._tone is not None and getattr(self.settings, "turn_tone", False):
-            self._tone()
         with self._open_frames() as frames:
+            # The tone sounds once the microphone is open: a sound card can take half a second to
+            # start delivering, and a quick answer right after the tone must not lose its start.
+            if self._tone is not None and getattr(self.settings, "turn_tone", False):
+                self._tone()
             utterance = capture_utterance(frames, config, on_answer_frame=stream.accept, vad=self.detector)
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
