@@ -262,6 +262,7 @@ def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], ye
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(workdir / "device.log", "w"), text=True)
     run = LiveRun(None, None, 0.0)
     pending = list(answers)
+    answered_current = False
     try:
         assert device.stdout is not None
         for line in device.stdout:
@@ -271,6 +272,9 @@ def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], ye
                 log(f"    device: {line}")
             if not pending:
                 continue
+            if len(pending) > 1 and line == questions[pending[1].question].text and answered_current:
+                pending.pop(0)  # the device moved on: the next question is being asked
+                answered_current = False
             nxt = pending[0]
             question = questions[nxt.question]
             # the last line of the prompt: the last option read out, else the question (or its hint)
@@ -296,7 +300,9 @@ def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], ye
             else:
                 watch.wait_quiet(QUIET_BEFORE_ANSWER_S)  # no tone: the device has been quiet a while
             if asked:
-                pending.pop(0)
+                answered_current = True  # asked again after 「聞き取れませんでした」: the person says it again
+                if len(pending) == 1:
+                    pending.pop(0)
             t0 = time.monotonic()
             room.play(clip)
             end = t0 + speech_end_s(clip)
