@@ -47,6 +47,21 @@ def test_hypotheses_that_agree_are_taken(matcher):
     assert heard(matcher, "swelling", "はい腫れてます", "はい、腫れてます。", "ハイ腫れてます") == "accept:yes"
 
 
+@pytest.mark.parametrize("text", ["入れ、熱くないです", "いれいえ、熱くないです", "入れへ、熱くないです"])
+def test_a_garbled_no_set_off_before_a_clear_no_is_taken(text, matcher):
+    assert heard(matcher, "warmth", text) == "accept:no"
+
+
+@pytest.mark.parametrize("text", ["イエ、熱いです", "いれいえ、熱いです"])
+def test_a_garbled_no_before_a_yes_is_read_back(text, matcher):
+    assert heard(matcher, "warmth", text) == "confirm:yes"
+
+
+def test_an_unsure_hearing_is_read_back(matcher):
+    assert heard(matcher, "warmth", "熱くないです", confidence=0.9) == "accept:no"
+    assert heard(matcher, "warmth", "熱くないです", confidence=0.3) == "confirm:no"
+
+
 def test_numbers_joined_by_a_dash_are_not_an_age(matcher):
     assert heard(matcher, "age_50_plus", "6-12") == "reprompt"
     assert heard(matcher, "age_50_plus", "60です") == "accept:yes"

@@ -44,13 +44,12 @@ from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
-from voicecheck.understanding.sound_alikes import SoundAlikes
+from voicecheck.understanding.sound_alikes import SoundAlikes, misheard_reply_lead
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.whole_answers import WholeAnswers
 
 __all__ = ["YES_NO", "UNKNOWN", "Decision", "Match", "Matcher", "match_table", "spoken_number"]
 
-MISHEARD_REPLY_MORAE = 3  # はい, いいえ, ええ, うん are at most three morae
 SET_OFF_REPLY_SCORE = 70.0  # a lone はい/いいえ followed by other words: read back
 YES_NO = "yes_no"  # pseudo question id: generic yes/no/unknown (+ commands) for confirmations and offers
 
@@ -305,7 +304,8 @@ class Matcher:
                 corrected = True  # 「…じゃなくて」 with nothing after it: what came first is withdrawn
 
         covered = covered_words(u, kept)
-        ratio = self._unexplained_share(u, covered, neutral)
+        lead = misheard_reply_lead(u.tokens, covered)
+        ratio = self._unexplained_share(u, covered, neutral, lead.tokens)
 
         # Statements (ある/ない) count only in a clause that says nothing else.
         answers = [e for e in answers if e.kind != "statement" or self._clause_clean(u, e, covered, neutral)]
@@ -352,6 +352,9 @@ class Matcher:
         if match.decision == "reprompt" and self._set_off_reply(u, answers):
             # 「はい。野球部でですが。」: a clear はい or いいえ, then words of its own: read back.
             match = result(match.option_ids or (answers[0].target,), SET_OFF_REPLY_SCORE)
+        if lead.sounds_like_no and match.decision == "accept" and "yes" in match.option_ids:
+            # 「イエ、腫れてます」: a misheard いいえ before a "yes" — which of the two was meant?
+            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         if commands and match.decision == "accept":
             # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
@@ -367,17 +370,16 @@ class Matcher:
                                      guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word)
 
     @staticmethod
-    def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str]) -> float:
+    def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str], lead: int = 0) -> float:
         """How much of what was said no evidence explains (0..1): the larger of the share of
         sounds and the share of meaningful words, so one short unrelated word (歯 of 「歯が痛い」)
         counts as much as a long one."""
         meaningful = [i for i, t in enumerate(u.tokens)
                       if is_content(t, neutral) or (covered[i] and not t.is_function and t.reading)]
-        # A short word set off at the start (「入れ、熱くないです」「家、まっすぐです」) is a reply
-        # word the recogniser misheard (いいえ), not something else being said.
-        if (len(meaningful) > 1 and meaningful[0] == 0 and not covered[0] and len(u.tokens) > 1
-                and u.tokens[1].is_boundary and u.tokens[0].morae <= MISHEARD_REPLY_MORAE):
-            meaningful = meaningful[1:]
+        # A short word set off at the start (「入れ、熱くないです」「いれいえ、変わりません」) is a
+        # reply word the recogniser misheard (いいえ), not something else being said.
+        if lead and any(i >= lead for i in meaningful):
+            meaningful = [i for i in meaningful if i >= lead]
         if not meaningful:
             return 0.0
         unexplained = [i for i in meaningful if not covered[i] and is_content(u.tokens[i], neutral)]

@@ -43,7 +43,7 @@ SESSIONS: dict[str, list[Turn]] = {
     "replay_session_1": [
         Turn("safety_now", "いいえ、どれもありません", "no"),
         Turn("situations", "下りの階段と、立ち上がるときです", "stairs_down+standing_up", filler="えっと"),
-        Turn("frequency", "週に一回くらいです", "weekly"),
+        Turn("frequency", "毎週一回くらいです", "weekly"),
         Turn("getting_worse", "はい、前より増えました", "yes"),
         Turn("near_fall", "はい、転びそうになりました", "yes", slow=True),
         Turn("going_out_less", "いいえ、普通に出かけています", "no"),
@@ -72,7 +72,7 @@ SESSIONS: dict[str, list[Turn]] = {
         Turn("situations", "平らな道を歩いているときです", "flat_walking"),
         Turn("frequency", "ほぼ毎日です", "daily", slow=True),
         Turn("getting_worse", "戻ってください", "back"),
-        Turn("frequency", "週に一回くらいです", "weekly"),
+        Turn("frequency", "毎週一回くらいです", "weekly"),
         Turn("getting_worse", "いいえ、変わりません", "no"),
     ],
 }

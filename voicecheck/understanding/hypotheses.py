@@ -6,10 +6,11 @@ takes the first hypothesis it can use. Whether the hypotheses agree says how sur
 - the first usable hypothesis is accepted only when no other usable hypothesis among the first
   few gives a different answer; otherwise the answer is read back;
 - an answer found only in a lower hypothesis is read back, never accepted, unless another
-  hypothesis takes the same answer firmly; a first hypothesis read back only for a stray word is
-  taken when a lower one says the same answer cleanly;
+  hypothesis takes the same answer firmly;
 - on a strict question (the emergency screen) only an answer from the first hypothesis that no
   other hypothesis contradicts is accepted;
+- an answer the recogniser heard unsurely (low per-token probability) is read back, and so is
+  one whose other hypotheses carry a hedge;
 - what the recogniser itself believes was not speech (a buzz, a cough) is nothing heard.
 """
 from __future__ import annotations
@@ -23,6 +24,9 @@ from voicecheck.understanding.decision import Match
 COMPARED = 4  # hypotheses compared for agreement (the rest are too unlikely to count)
 NOT_SPEECH = 0.8  # Whisper's no-speech probability above which, with a weak hypothesis, nothing was said
 WEAK = 0.35  # … and the best hypothesis' per-token probability below which it is weak
+# Calibrated on the bench voices (dev part): below this per-token probability the recogniser is
+# guessing, and a third of such answers taken without a read-back were wrong.
+UNSURE_HEARING = 0.4
 
 
 class MatcherLike(Protocol):
@@ -68,11 +72,6 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
     others = {answer_of(m) for _, m in usable[1:]}
     disagree = bool(others - {answer})
     if chosen.decision != "accept":
-        # 「入れ、熱くないです」 read back for its stray word, while the next hypothesis says it
-        # cleanly (「いいえ、熱くないです」): the same answer, taken firmly, settles it.
-        firm = next((m for _, m in usable[1:] if m.decision == "accept" and answer_of(m) == answer), None)
-        if firm is not None and not disagree and not strict and not chosen.cautions and rank == 0:
-            return firm
         return chosen
     # An answer found only below the first hypothesis is taken when another hypothesis takes
     # the same answer just as firmly; a known mishearing that agrees is no support.
@@ -82,6 +81,10 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
         reasons.append("hypotheses_disagree")
     elif rank > 0 and (strict or not support):
         reasons.append("lower_hypothesis")
+    if heard.confidence is not None and heard.confidence < UNSURE_HEARING:
+        reasons.append("unsure_hearing")
+    # The same answer heard with a hedge in another hypothesis (「…ことは、なあ」): the hedge may be real.
+    reasons += sorted({c for _, m in usable[1:] if answer_of(m) == answer for c in m.cautions} - set(reasons))
     if not reasons:
         return chosen
     return replace(chosen, decision="confirm", score=min(chosen.score, 70.0), cautions=chosen.cautions + tuple(reasons))

@@ -150,7 +150,7 @@ class NumberReader:
         sep = rf"\|?(?:{_alternation(f.ranges)})\|?"
         vague_ends = re.escape("".join(sorted({w[-1] for w in f.vague})))
         period = (rf"(?:(?P<pn>{_NUM}|{vague})(?:(?:{sep})(?P<pn2>{_NUM}))?\|?)?"
-                  rf"(?<=[|{_NUM_CHARS}{vague_ends}])(?P<unit>{units})")
+                  rf"(?<=[|{_NUM_CHARS}{vague_ends}毎])(?P<unit>{units})")  # 毎: 「毎週1回」
         count = rf"(?P<cn>{_NUM}|{vague})(?:(?:{sep})(?P<cn2>{_NUM}))?"
         rate = (rf"{period}\|?(?:(?P<per>{_alternation(f.per)})\|?)?{count}\|?(?P<counter>{_alternation(f.counters)})?")
         every = rf"{period}\|?(?P<kind>{_alternation(f.every_other + f.every)})"

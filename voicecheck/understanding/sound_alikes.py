@@ -4,12 +4,14 @@ Only tried when nothing matched exactly, and only ever offered for a read-back, 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
 from voicecheck.understanding.phrase_index import Phrase
+from voicecheck.reading import Token
 
 MIN_CHARS = 4  # phrases shorter than this are only ever matched exactly
 CUTOFF = 84.0  # phonetic similarity (0..100) a sound-alike needs
@@ -59,3 +61,30 @@ class SoundAlikes:
             return None
         hit = process.extractOne(key, self.keys, scorer=fuzz.ratio)
         return None if hit is None else (self.phrases[hit[2]], float(hit[1]))
+
+
+MISHEARD_REPLY_MORAE = 3  # はい, いいえ, ええ, うん are at most three morae
+# Whisper writes a quick いいえ as いれいえ, 入れへ, いりいえ, 入れえ, 入れ, 家: イ, a sound or two, エ.
+GARBLED_IIE = re.compile("^イ(.{0,2}[エヘ]|レ)$")
+
+
+@dataclass(frozen=True)
+class MisheardLead:
+    tokens: int  # how many tokens at the start are the misheard reply word (0: none)
+    sounds_like_no: bool  # it sounds like いいえ: a "yes" after it contradicts it
+
+
+def misheard_reply_lead(tokens: Sequence[Token], covered: Sequence[bool]) -> MisheardLead:
+    """The reply word the recogniser misheard at the start of an answer, if there is one.
+
+    Only a lead set off by a pause (「入れ、熱くないです」) and explained by nothing else counts:
+    one short word, or a garbled いいえ of two words (「いれいえ、変わりません」)."""
+    end = next((i for i, t in enumerate(tokens) if t.is_boundary), None)
+    if not end or end > 2 or end == len(tokens) - 1 or any(covered[:end]):
+        return MisheardLead(0, False)
+    lead = tokens[:end]
+    sound = "".join(t.reading for t in lead)
+    like_no = bool(GARBLED_IIE.match(sound))
+    if end == 1 and lead[0].morae <= MISHEARD_REPLY_MORAE:
+        return MisheardLead(1, like_no)
+    return MisheardLead(end, True) if like_no and sum(t.morae for t in lead) <= 4 else MisheardLead(0, False)
