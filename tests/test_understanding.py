@@ -158,6 +158,11 @@ def test_a_moment_none_of_the_options_names_is_other_read_back(matcher):
     assert heard(matcher, "situations", "自転車をこぎ出すとき") == "confirm:other"
 
 
+def test_other_beside_a_named_moment_is_read_back(matcher):
+    assert heard(matcher, "situations", "正座していて、立ち上がろうとしたとき") == "confirm:other+standing_up"
+    assert heard(matcher, "situations", "立ち上がるときと、歩き出すとき") == "accept:standing_up+flat_walking"
+
+
 # -- corrections and hedges -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", ["いや、そうじゃなくて", "違う違う、そうじゃない", "そうじゃないです"])

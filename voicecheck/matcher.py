@@ -352,6 +352,8 @@ class Matcher:
         if match.decision == "reprompt" and self._set_off_reply(u, answers):
             # 「はい。野球部でですが。」: a clear はい or いいえ, then words of its own: read back.
             match = result(match.option_ids or (answers[0].target,), SET_OFF_REPLY_SCORE)
+        if question_id == self.data.catch_all.question and match.decision == "accept":
+            match = self._with_other(match)
         if lead.sounds_like_no and match.decision == "accept" and "yes" in match.option_ids:
             # 「イエ、腫れてます」: a misheard いいえ before a "yes" — which of the two was meant?
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
@@ -398,6 +400,13 @@ class Matcher:
         if not said or self.safeguards.asks_back(u):
             return None
         return Match(option_ids=(rule.option,), score=SET_OFF_REPLY_SCORE, decision="confirm", cautions=("catch_all",))
+
+    def _with_other(self, match: Match) -> Match:
+        """「正座していて、立ち上がろうとしたとき」: "other" (正座) beside a named moment may be where
+        the named moment happened, or a moment of its own; read back."""
+        if self.data.catch_all.option in match.option_ids and len(match.option_ids) > 1:
+            return result(match.option_ids, min(match.score, CONFLICT_CAP))
+        return match
 
     @staticmethod
     def _set_off_reply(u: Utterance, answers: list[Evidence]) -> bool:
