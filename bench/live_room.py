@@ -190,6 +190,11 @@ class SpeakerWatch:
             time.sleep(0.02)
         return False
 
+    def tone_after(self, t: float) -> float | None:
+        """When the first turn tone after `t` was heard, or None."""
+        with self._lock:
+            return next((s for s in self.tone_times if s > t), None)
+
     def first_sound_after(self, t: float) -> float | None:
         with self._lock:
             return next((s for s in self.sound_times if s > t), None)
@@ -197,12 +202,186 @@ class SpeakerWatch:
 
 # ---------------------------------------------------------------------- the scripted person
 
+REPLIES = ROOT / "tests" / "data" / "live_room"  # plain yes/no by the same voices (make_live_room_clips.py)
+REACTION_S = 0.5  # a person starts answering about half a second after "your turn"
+# Without a turn tone heard (turn_tone off, or the tone missed): the person answers once the device
+# has printed a prompt and then been quiet this long — longer than any pause inside its prompts.
+NO_TONE_QUIET_S = 4.0
+FREE_TEXT_WORDS = {"since_when": "半年"}  # what the record of a free-text answer must hold
+
 
 @dataclass(frozen=True)
-class Answer:
-    question: str  # the question id this clip answers
-    clip: Path
-    early_after_s: float | None = None  # answer this long after the question starts, while the device reads it
+class Intent:
+    """What the person means to answer to one question, and the recordings they say it with."""
+
+    question: str
+    value: str | tuple[str, ...]  # an option id, option ids (multi), yes/no, or a word the free text holds
+    takes: tuple[Path, ...]  # said in turn, each time the device asks again
+    early_after_s: float | None = None  # answer this long after the question starts, while it is read
+
+
+@dataclass(frozen=True)
+class Person:
+    """A scripted person: their answers in the questionnaire's order, and their plain replies."""
+
+    intents: tuple[Intent, ...]
+    replies: dict[str, Path]  # yes, no, yes_short, no_short
+    decline_offer: Path  # what they say to the offer of exercises
+    stop: Path | None = None  # said at the first question past `intents` (a short session)
+
+    def expected(self) -> dict[str, object]:
+        return {i.question: (list(i.value) if isinstance(i.value, tuple) else i.value) for i in self.intents}
+
+    def check(self, summary: dict | None) -> list[str]:
+        """What is wrong with a session summary (empty: every answer as meant)."""
+        if summary is None:
+            return ["no summary was written"]
+        got = summary.get("answers", {})
+        wrong = []
+        for intent in self.intents:
+            value = got.get(intent.question)
+            if intent.question in FREE_TEXT_WORDS:
+                ok = isinstance(value, str) and FREE_TEXT_WORDS[intent.question] in value
+            else:
+                ok = value == (list(intent.value) if isinstance(intent.value, tuple) else intent.value)
+            if not ok:
+                wrong.append(f"{intent.question}: {value!r}, meant {intent.value!r}")
+        want = "stopped" if self.stop is not None else "complete"
+        if summary.get("status") != want:
+            wrong.append(f"status {summary.get('status')!r}, meant {want!r}")
+        return wrong
+
+
+def _value(question, expected: str) -> str | tuple[str, ...]:
+    if question.kind == "multi":
+        return tuple(expected.split("+"))
+    if question.kind == "free_text":
+        return FREE_TEXT_WORDS[question.id]
+    return expected
+
+
+def session_person(voice: str = "jf_alpha", other: str = "jm_kumo", questions: int | None = None,
+                   early: dict[str, float] | None = None, takes: dict[str, tuple[str, ...]] | None = None) -> Person:
+    """A person answering with the recordings of tests/data/other_voices: first `voice`'s take; asked
+    again, the same words said again more slowly without the filler (tests/data/live_room/again_<voice>),
+    then `other`'s take. `questions`: answer only the first n, then say 「もう終わりにします」.
+    `early`: question id → seconds after the question starts when the answer is given.
+    `takes`: question id → its takes in order, each a voice ("jm_kumo") or a said-again take
+    ("again_jf_alpha"), instead of the default."""
+    import csv
+
+    from voicecheck.content import load_content
+    from voicecheck.settings import Settings
+
+    content = load_content(Settings().prompts_dir)
+    rows: dict[tuple[str, str], dict] = {}
+    with (OTHER_VOICES / "manifest.tsv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["audio"].startswith("session_"):
+                rows[(row["voice"], row["question"])] = row
+
+    def clip(take: str, question: str) -> Path:
+        if take.startswith("again_"):
+            said = Path(rows[(take.removeprefix("again_"), question)]["audio"]).name
+            return REPLIES / take / said
+        return OTHER_VOICES / rows[(take, question)]["audio"]
+
+    intents = []
+    for question in content.questions[:questions]:
+        order = (takes or {}).get(question.id, (voice, f"again_{voice}", other))
+        first = order[0].removeprefix("again_")
+        intents.append(Intent(question.id, _value(question, rows[(first, question.id)]["expected"]),
+                              tuple(clip(t, question.id) for t in order), (early or {}).get(question.id)))
+    replies = {kind: REPLIES / f"{kind}_{voice}.wav" for kind in ("yes", "no", "yes_short", "no_short")}
+    return Person(tuple(intents), replies, OTHER_VOICES / rows[(voice, "yes_no")]["audio"],
+                  stop=OTHER_VOICES / "extra" / "command_stop_jm_kumo.wav" if questions is not None else None)
+
+
+class Dialogue:
+    """The person's understanding of the conversation: which question is being asked, and what
+    to say when the device gives the turn, from the device's words as they are shown."""
+
+    def __init__(self, person: Person) -> None:
+        import re
+
+        from voicecheck.content import load_content
+        from voicecheck.settings import Settings
+
+        self.person = person
+        self.content = load_content(Settings().prompts_dir)
+        self.questions = {q.id: q for q in self.content.questions}
+        system = self.content.system
+
+        def pattern(key: str):
+            template = re.escape(system[key])
+            return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", template) + "$")
+
+        self.patterns = {key: pattern(key) for key in (
+            "question_number", "confirm_option", "confirm_text", "confirm_command_stop", "confirm_command_back",
+            "confirm_command_skip", "confirm_not_understood", "narrow_yes_no", "exercise_offer", "resume_offer",
+            "resume_offer_again")}
+        self.separator = system["label_separator"]
+        self.current: int | None = None  # index of the question being asked
+        self.said: dict[str, int] = {}  # question id → takes said so far
+        self.last_verdict = "no"
+        self.said_stop = False
+
+    def hear(self, line: str) -> None:
+        found = self.patterns["question_number"].match(line)
+        if found:
+            self.current = int(found["number"]) - 1
+
+    @property
+    def intent(self) -> Intent | None:
+        if self.current is None or self.current >= len(self.person.intents):
+            return None
+        return self.person.intents[self.current]
+
+    def _labels(self, intent: Intent) -> set[str]:
+        question = self.questions[intent.question]
+        if question.kind == "yes_no":
+            return {self.content.say(f"{intent.value}_label")}
+        ids = intent.value if isinstance(intent.value, tuple) else (intent.value,)
+        return {question.option(i).label for i in ids}
+
+    def _verdict(self, yes: bool, short: bool = False) -> tuple[Path, str]:
+        self.last_verdict = "yes" if yes else "no"
+        return self.person.replies[f"{self.last_verdict}{'_short' if short else ''}"], self.last_verdict
+
+    def next_take(self, intent: Intent) -> tuple[Path, str]:
+        n = self.said.get(intent.question, 0)
+        self.said[intent.question] = n + 1
+        return intent.takes[n % len(intent.takes)], f"answer {intent.question} (take {n + 1})"
+
+    def reply(self, last_line: str) -> tuple[Path, str] | None:
+        """What to say when the device gives the turn after `last_line` (None: nothing fits)."""
+        match = {key: p.match(last_line) for key, p in self.patterns.items()}
+        intent = self.intent
+        if match["confirm_option"]:
+            said = set(match["confirm_option"]["label"].split(self.separator))
+            return self._verdict(intent is not None and said == self._labels(intent))
+        if match["confirm_text"]:
+            word = FREE_TEXT_WORDS.get(intent.question, "") if intent is not None else ""
+            return self._verdict(bool(word) and word in match["confirm_text"]["text"])
+        if match["confirm_command_stop"]:
+            return self._verdict(self.said_stop)
+        if match["confirm_command_back"] or match["confirm_command_skip"]:
+            return self._verdict(False)
+        if match["confirm_not_understood"]:
+            return self._verdict(self.last_verdict == "yes", short=True)
+        if match["narrow_yes_no"] and intent is not None:
+            return self._verdict(intent.value == "yes", short=True)
+        if match["exercise_offer"]:
+            self.last_verdict = "no"
+            return self.person.decline_offer, "decline the exercises"
+        if match["resume_offer"] or match["resume_offer_again"]:
+            return self._verdict(False)
+        if intent is not None:
+            return self.next_take(intent)
+        if self.current is not None and self.person.stop is not None:
+            self.said_stop = True
+            return self.person.stop, "stop"
+        return None
 
 
 @dataclass
@@ -213,6 +392,8 @@ class LiveRun:
     reply_s: list[float] = field(default_factory=list)  # end of the person's speech → the device's reply
     said: list[str] = field(default_factory=list)
     errors: str = ""
+    early: int = 0  # answers the person gave while the device was still asking
+    transcript: list[str] = field(default_factory=list)  # both sides, with times
 
 
 def speech_end_s(path: Path) -> float:
@@ -224,27 +405,10 @@ def speech_end_s(path: Path) -> float:
     return (len(mask) - int(np.argmax(mask[::-1]))) * 0.010 if mask.any() else 0.0
 
 
-def session_answers(voice: str = "jf_alpha") -> tuple[list[Answer], Answer, Path]:
-    """The first four questions by a Kokoro voice, then 'stop' (the only recorded stop is by
-    jm_kumo); and the clip used to say yes to a read-back."""
-    folder = OTHER_VOICES / f"session_{voice}"
-    answers = [Answer(q, folder / f"{i:02d}_{q}.wav")
-               for i, q in enumerate(("safety_now", "situations", "frequency", "getting_worse"), start=1)]
-    stop = Answer("near_fall", OTHER_VOICES / "extra" / "command_stop_jm_kumo.wav")
-    yes = folder / "05_near_fall.wav"  # 「はい、転びそうになりました」: a yes for a read-back
-    return answers + [stop], stop, yes
-
-
-def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], yes_clip: Path,
-                     tv: Path | None = None, settings: dict | None = None, timeout_s: float = 480.0,
-                     log=None) -> LiveRun:
-    """Start the device, answer its questions as a person would, return its summary."""
-    from voicecheck.content import load_content
-    from voicecheck.settings import Settings
-
-    content = load_content(Settings().prompts_dir)
-    questions = {q.id: q for q in content.questions}
-    confirm_tail = content.say("confirm_option", label="").split("」", 1)[-1]  # 「…」ですね。よろしいですか。
+def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path | None = None,
+                     settings: dict | None = None, timeout_s: float = 1500.0, log=None) -> LiveRun:
+    """Start the device (`run.py`, unchanged) in the room; the person answers whenever the device
+    gives the turn (its tone, else a quiet speaker after a prompt), as the dialogue calls for."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     values = {"engine": "whisper", "microphone": "pulse", "speaker": "pulse", "no_answer_timeout_s": 20.0,
@@ -252,77 +416,108 @@ def run_live_session(room: VirtualRoom, workdir: Path, answers: list[Answer], ye
     config = workdir / "settings.toml"
     config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
     summary_path = workdir / "summary.json"
+    dialogue = Dialogue(person)
+    early_at = {dialogue.questions[i.question].text: i for i in person.intents if i.early_after_s is not None}
     watch = room.listen_to_speaker()
     if tv is not None:
         room.loop(tv)
     started = time.monotonic()
+    run = LiveRun(None, None, 0.0)
+
+    def note(text: str) -> None:
+        entry = f"{time.monotonic() - started:7.2f}  {text}"
+        run.transcript.append(entry)
+        if log:
+            log("    " + entry)
+
     device = subprocess.Popen(
         [sys.executable, str(ROOT / "run.py"), "--config", str(config), "--fresh", "--summary", str(summary_path)],
         env=room.env(PULSE_SINK="speaker", PULSE_SOURCE="mic", PYTHONUNBUFFERED="1"),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(workdir / "device.log", "w"), text=True)
-    run = LiveRun(None, None, 0.0)
-    pending = list(answers)
-    answered_current = False
-    try:
+    lines: list[tuple[float, str]] = []
+    lock = threading.Lock()
+
+    def read_lines() -> None:
         assert device.stdout is not None
-        for line in device.stdout:
-            line = line.strip()
-            run.said.append(line)
-            if log:
-                log(f"    device: {line}")
-            if not pending:
-                continue
-            if len(pending) > 1 and line == questions[pending[1].question].text and answered_current:
-                pending.pop(0)  # the device moved on: the next question is being asked
-                answered_current = False
-            nxt = pending[0]
-            question = questions[nxt.question]
-            # the last line of the prompt: the last option read out, else the question (or its hint)
-            last_option = (content.say("option_item", number=len(question.options), label=question.options[-1].label)
-                           if question.kind in ("single", "multi") else None)
-            opened = line == question.text
-            if opened and nxt.early_after_s is not None:
-                asked = True
+        for raw in device.stdout:
+            with lock:
+                lines.append((time.monotonic(), raw.strip()))
+
+    reader = threading.Thread(target=read_lines, daemon=True)
+    reader.start()
+    consumed = 0
+    pending: list[tuple[float, str]] = []  # the device's words since the person last spoke
+    last_spoke = started
+    speech_ends: list[float] = []
+    early_done: set[str] = set()
+    try:
+        while True:
+            if time.monotonic() - started > timeout_s:
+                raise subprocess.TimeoutExpired(device.args, timeout_s)
+            with lock:
+                new = lines[consumed:]
+            consumed += len(new)
+            for at, line in new:
+                note(f"device: {line}")
+                run.said.append(line)
+                dialogue.hear(line)
+                pending.append((at, line))
+            finished = device.poll() is not None and not reader.is_alive()
+            if finished and consumed == len(lines):
+                break
+            clip = why = None
+            answer_at = None
+            early_line = next(((at, line) for at, line in pending if line in early_at and line not in early_done), None)
+            if early_line is not None:
+                at, line = early_line
+                early_done.add(line)
+                first = watch.first_sound_after(at)
+                deadline = at + 10
+                while first is None and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    first = watch.first_sound_after(at)
+                answer_at = (first or at) + early_at[line].early_after_s
+                clip, why = dialogue.next_take(early_at[line])
+                why += ", while the device is still asking"
+                run.early += 1
             else:
-                asked = line == question.hint or (line == last_option if last_option else opened)
-            confirming = line.endswith(confirm_tail) and line.startswith("「")
-            if not asked and not confirming:
-                continue
-            clip = nxt.clip if asked else yes_clip
-            shown = time.monotonic()  # the words are printed as they start to be spoken
-            deadline = shown + 10
-            while watch.first_sound_after(shown) is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if asked and nxt.early_after_s is not None:
-                time.sleep(nxt.early_after_s)  # the device is still reading the question
-            elif watch.wait_tone(shown):  # the device says "your turn" with its tone (turn_tone, on by default)
-                time.sleep(0.5)
-            else:
-                watch.wait_quiet(QUIET_BEFORE_ANSWER_S)  # no tone: the device has been quiet a while
-            if asked:
-                answered_current = True  # asked again after 「聞き取れませんでした」: the person says it again
-                if len(pending) == 1:
-                    pending.pop(0)
+                tone = watch.tone_after(last_spoke)
+                quiet = (pending and watch.quiet_for() >= NO_TONE_QUIET_S
+                         and time.monotonic() - pending[-1][0] >= NO_TONE_QUIET_S)
+                if tone is None and not quiet:
+                    time.sleep(0.02)
+                    continue
+                if not pending:  # a turn without new words (nothing to react to): keep listening
+                    last_spoke = time.monotonic()
+                    continue
+                reply = dialogue.reply(pending[-1][1])
+                if reply is None:
+                    last_spoke = time.monotonic()
+                    continue
+                clip, why = reply
+                answer_at = (tone if tone is not None else time.monotonic()) + REACTION_S
+                why += "" if tone is not None else " (no tone heard)"
+            pending = []
+            time.sleep(max(0.0, answer_at - time.monotonic()))
+            note(f"person: {clip.name} — {why}")
             t0 = time.monotonic()
             room.play(clip)
-            end = t0 + speech_end_s(clip)
-            reply = None
-            if not (asked and nxt.early_after_s is not None):
-                deadline = time.monotonic() + 15
-                while reply is None and time.monotonic() < deadline:
-                    reply = watch.first_sound_after(end)
-                    time.sleep(0.02)
-            if reply is not None:
-                run.reply_s.append(round(reply - end, 3))
-        run.returncode = device.wait(timeout=max(10.0, timeout_s - (time.monotonic() - started)))
+            speech_ends.append(t0 + speech_end_s(clip))
+            last_spoke = time.monotonic()
+        run.returncode = device.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        device.kill()
-        run.errors = "the device did not finish in time"
+        run.errors = "the device did not finish in time\n"
     finally:
         if device.poll() is None:
             device.kill()
+            device.wait(timeout=10)
         run.seconds = time.monotonic() - started
-        run.errors += (workdir / "device.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+        run.errors += (workdir / "device.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+        (workdir / "transcript.txt").write_text("\n".join(run.transcript) + "\n", encoding="utf-8")
+    for end in speech_ends:
+        reply_at = watch.first_sound_after(end)
+        if reply_at is not None and reply_at - end < 30:
+            run.reply_s.append(round(reply_at - end, 3))
     if summary_path.is_file():
         run.summary = json.loads(summary_path.read_text(encoding="utf-8"))
     return run
@@ -343,41 +538,76 @@ def tv_track(path: Path, level_db: float, seconds: float = 45.0) -> Path:
     return path
 
 
-def answer_level_db(answers: list[Answer]) -> float:
-    """The active speech level of the answers (dBFS), for setting the TV 10 dB below it."""
+def answer_level_db(person: Person) -> float:
+    """The active speech level of the person's first takes (dBFS), for setting the TV 10 dB below it."""
     from bench.noise import active_power
     from voicecheck.audio import read_wav
 
-    powers = [active_power(read_wav(a.clip)) for a in answers]
+    powers = [active_power(read_wav(i.takes[0])) for i in person.intents]
     return 10 * np.log10(float(np.mean(powers)))
 
 
-def live_report(log) -> list[str]:
-    """The bench's live table: one session in quiet, one with the TV 10 dB below the answers."""
+CONDITIONS = {"quiet": None, "tv10": -10.0, "tv5": -5.0}  # the TV's level relative to the answers (dB)
+CONDITION_NAMES = {"quiet": "quiet", "tv10": "TV 10 dB below the answers", "tv5": "TV 5 dB below the answers"}
+
+
+def live_report(log, questions: int | None = None, conditions: tuple[str, ...] = ("quiet", "tv10"),
+                repeat: int = 1) -> list[str]:
+    """The bench's live table: whole spoken sessions through the virtual room, one row per run."""
     import tempfile
 
     problem = pulseaudio_available()
     if problem:
         return ["## Live, through a virtual sound card", "", f"Not measured: PulseAudio {problem}.", ""]
+    person = session_person(questions=questions)
+    scope = (f"answers the first {questions} questions, then says 「もう終わりにします」" if questions is not None
+             else "answers the whole questionnaire and declines the exercises")
     lines = ["## Live, through a virtual sound card (PulseAudio)", "",
-             "The device (`run.py`, Whisper) plays into a null sink; its voice comes back into the room "
-             f"{-ECHO_DB:g} dB down; the microphone is the room's monitor. A scripted person (Kokoro jf_alpha) "
-             "answers four questions after the device has finished asking, then says 「もう終わりにします」. "
-             "Reply time = end of the person's speech → first sound of the device's reply at its speaker.", "",
-             "| condition | answers right | reply p50 / max | session |", "|---|---|---|---|"]
-    answers, _, yes = session_answers()
-    expected = {"safety_now": "no", "situations": ["stairs_down", "standing_up"], "frequency": "weekly",
-                "getting_worse": "yes"}
+             f"Command: `.venv/bin/python bench/live_room.py{f' --questions {questions}' if questions else ''} "
+             f"--conditions {' '.join(conditions)}{f' --repeat {repeat}' if repeat > 1 else ''}` · "
+             f"{time.strftime('%Y-%m-%d %H:%M')}.", "",
+             "The device (`run.py`, Whisper base, default settings) plays into a null sink; its voice comes back "
+             f"into the room {-ECHO_DB:g} dB down; the microphone is the room's monitor. A scripted person "
+             f"(Kokoro jf_alpha; asked again, the same words again more slowly, then jm_kumo's take) {scope}, "
+             f"{REACTION_S:g} s after the device's turn tone; it agrees to read-backs of what it meant and refuses "
+             "others. Reply = end of the person's speech → first sound of the device's reply at its speaker.", "",
+             "| condition | answers right | turns | reply p50 / p95 / max | session |", "|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="voicecheck-live-") as tmp:
         tmp = Path(tmp)
-        for name, tv_db in (("quiet", None), ("TV 10 dB below the answers", -10.0)):
-            log(f"live: {name} …")
-            with VirtualRoom(tmp / f"pa-{len(lines)}") as room:
-                tv = tv_track(tmp / "tv.wav", answer_level_db(answers) + tv_db) if tv_db is not None else None
-                run = run_live_session(room, tmp / f"run-{len(lines)}", answers, yes, tv=tv)
-            got = (run.summary or {}).get("answers", {})
-            right = sum(1 for q, v in expected.items() if got.get(q) == v)
-            reply = (f"{np.percentile(run.reply_s, 50):.2f} s / {max(run.reply_s):.2f} s" if run.reply_s else "–")
-            lines.append(f"| {name} | {right}/{len(expected)} | {reply} | {run.seconds:.0f} s, "
-                         f"{(run.summary or {}).get('status', 'no summary')} |")
+        for n, key in enumerate(k for k in conditions for _ in range(repeat)):
+            tv_db = CONDITIONS[key]
+            log(f"live: {CONDITION_NAMES[key]} …")
+            with VirtualRoom(tmp / f"pa-{n}") as room:
+                tv = tv_track(tmp / "tv.wav", answer_level_db(person) + tv_db) if tv_db is not None else None
+                run = run_live_session(room, tmp / f"run-{n}", person, tv=tv, log=log)
+            wrong = person.check(run.summary)
+            for problem in wrong:
+                log(f"    wrong: {problem}")
+            right = len(person.intents) - sum(1 for w in wrong if not w.startswith("status"))
+            reply = (f"{np.percentile(run.reply_s, 50):.2f} / {np.percentile(run.reply_s, 95):.2f} / "
+                     f"{max(run.reply_s):.2f} s" if run.reply_s else "–")
+            lines.append(f"| {CONDITION_NAMES[key]} | {right}/{len(person.intents)} | {len(run.reply_s)} | {reply} | "
+                         f"{run.seconds:.0f} s, {(run.summary or {}).get('status', 'no summary')} |")
     return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Whole spoken sessions through a virtual sound card (PulseAudio).")
+    parser.add_argument("--questions", type=int, default=None,
+                        help="answer only the first N questions, then stop (default: the whole questionnaire)")
+    parser.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS), default=["quiet", "tv10"])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per condition")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    print("\n".join(live_report(log, args.questions, tuple(args.conditions), args.repeat)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

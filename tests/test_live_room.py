@@ -2,14 +2,14 @@
 a virtual microphone, the device's voice coming back into the room, a scripted person answering with
 recordings by another voice (Kokoro), once in quiet and once with TV-like sound 10 dB under the answers.
 
-Each run is a short session: four questions, then 「もう終わりにします」 (about 6 minutes each).
+Each run is a short session (bench/live_room.py): the device (`run.py`, default settings, Whisper)
+asks; the person answers the first QUESTIONS questions after the turn tone, agrees to read-backs of
+what they meant and refuses others, then says 「もう終わりにします」. The summary must hold every
+answer as meant and say the session was stopped.
 
-NOT YET IN `make test`: it runs only with VOICECHECK_LIVE_ROOM=1. Measured so far (quiet, Whisper base, a
-loaded 2-core machine): three or four of the four answers right; the miss was 「週に一回くらいです」 heard
-as 「1回くらいです」 — the microphone, opened anew after the turn tone, needs about half a second to start
-delivering sound through ALSA → PulseAudio, and a quick answer loses its first syllables. Until the
-microphone stays open for the whole session (voicecheck.duplex, setting early_answers), this test would
-fail CI; with VOICECHECK_LIVE_ROOM=1 set in CI it must pass and must not be skipped.
+Runs in `make test` whenever PulseAudio is installed (`.ci/run` installs it). `.ci/run` sets
+VOICECHECK_LIVE_ROOM=1: then a missing PulseAudio fails the test instead of skipping it.
+VOICECHECK_LIVE_ROOM=0 skips it (a quick local run).
 """
 from __future__ import annotations
 
@@ -17,32 +17,34 @@ import os
 
 import pytest
 
-from bench.live_room import VirtualRoom, answer_level_db, pulseaudio_available, run_live_session, session_answers, tv_track
+from bench.live_room import VirtualRoom, answer_level_db, pulseaudio_available, run_live_session, session_person, tv_track
 
 from speech_support import whisper_model_dir
 
-EXPECTED = {"safety_now": "no", "situations": ["stairs_down", "standing_up"], "frequency": "weekly",
-            "getting_worse": "yes"}
+QUESTIONS = 3  # safety_now (the long emergency question), situations (two options), frequency
+SESSION_TIMEOUT_S = 600.0  # about 3 minutes a run on a loaded 2-core machine
 
-missing = pulseaudio_available()
-wanted = os.environ.get("VOICECHECK_LIVE_ROOM") == "1"
-if wanted and missing and os.environ.get("CI"):
-    raise RuntimeError(f"the live tests were asked for, but PulseAudio is {missing} (see .ci/run)")
+switch = os.environ.get("VOICECHECK_LIVE_ROOM", "")
 pytestmark = [pytest.mark.model,
-              pytest.mark.skipif(not wanted, reason="the virtual-room session runs with VOICECHECK_LIVE_ROOM=1"),
-              pytest.mark.skipif(missing is not None, reason=f"PulseAudio {missing}")]
+              pytest.mark.skipif(switch == "0", reason="VOICECHECK_LIVE_ROOM=0 skips the virtual-room sessions")]
 
 
 @pytest.mark.parametrize("room_sound", ["quiet", "tv_10dB"])
-def test_a_spoken_session_through_the_virtual_room_keeps_the_right_answers(room_sound, tmp_path):
+def test_a_spoken_session_through_the_virtual_room_keeps_the_right_answers(room_sound, tmp_path, content):
+    missing = pulseaudio_available()
+    if missing:
+        if switch == "1":
+            pytest.fail(f"the live-room test is required here (VOICECHECK_LIVE_ROOM=1), but PulseAudio is {missing}")
+        pytest.skip(f"PulseAudio {missing}")
     if whisper_model_dir() is None:
         pytest.skip("faster-whisper-base is not installed or mirrored")
-    answers, _, yes = session_answers()
+    person = session_person(questions=QUESTIONS)
     with VirtualRoom(tmp_path / "pulse") as room:
-        tv = tv_track(tmp_path / "tv.wav", answer_level_db(answers) - 10.0) if room_sound == "tv_10dB" else None
-        run = run_live_session(room, tmp_path / "run", answers, yes, tv=tv)
-    assert run.summary is not None, run.errors
-    assert run.summary["status"] == "stopped", run.said
-    got = run.summary["answers"]
-    assert {q: got.get(q) for q in EXPECTED} == EXPECTED, (run.said, run.errors[-500:])
-    assert run.reply_s, "the device never replied to an answer"
+        tv = tv_track(tmp_path / "tv.wav", answer_level_db(person) - 10.0) if room_sound == "tv_10dB" else None
+        run = run_live_session(room, tmp_path / "run", person, tv=tv, timeout_s=SESSION_TIMEOUT_S)
+    transcript = "\n".join(run.transcript[-60:])
+    assert run.summary is not None, f"no summary\n{transcript}\n{run.errors}"
+    assert person.check(run.summary) == [], f"{run.summary}\n{transcript}"
+    assert run.returncode == 0, run.errors
+    # no answer was lost: the device never had to say it heard nothing
+    assert content.say("no_answer") not in run.said, transcript
