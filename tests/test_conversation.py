@@ -141,6 +141,17 @@ def test_a_doubtful_stop_confirmed_stops(content):
     assert q.run(Progress()) == "stopped"
 
 
+def test_a_doubtful_repeat_is_done_without_asking(content):
+    # Only stop, back and skip change the session; repeating the question is harmless.
+    answers = ["no", "?!repeat", "stairs_down"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    question = content.question("situations")
+    assert sum(line == question.text for line in mouth.said) >= 2
+    assert progress.answer_values()["situations"] == ("stairs_down",)
+
+
 def test_no_confirm_accepts_best_match_without_asking(content):
     answers = ["no", "?flat_walking"] + ALL_NO[2:]
     q, ears, mouth, *_ = make(content, answers, confirm=False)

@@ -281,7 +281,10 @@ class Questionnaire:
                 continue
             match = t.understand(question.id, heard)
             if match.command:
-                if match.decision == "confirm" and self.confirm and not self._command_confirmed(match.command):
+                # Only a command that changes the session is asked about (it has a confirm_command_*
+                # phrase); a doubtful "repeat" or "help" costs nothing when done.
+                asks = f"confirm_command_{match.command}" in self.talk.content.system
+                if match.decision == "confirm" and self.confirm and asks and not self._command_confirmed(match.command):
                     tries += 1
                     if tries >= self.retries:
                         return self._give_up(question, text)
