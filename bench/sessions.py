@@ -198,7 +198,18 @@ def simulate(content, matcher, takes: Takes, condition: str, rng: random.Random)
     person = SimulatedPerson(content, takes, condition, intended, mouth.said)
     talk = Talk(content, matcher, person, mouth, log=lambda event: None)
     progress = Progress()
-    Questionnaire(talk, save=lambda p: None, retries=3, confirm=True).run(progress)
+    questionnaire = Questionnaire(talk, save=lambda p: None, retries=3, confirm=True)
+    # A question given up after three tries is recorded "unknown", like a said 「わからない」;
+    # only the first is unresolved, so the give-ups are noted as they happen.
+    gave_up: set[str] = set()
+    give_up = questionnaire._give_up
+
+    def noting_give_up(question, heard):
+        gave_up.add(question.id)
+        return give_up(question, heard)
+
+    questionnaire._give_up = noting_give_up
+    questionnaire.run(progress)
     endings = []
     for q in content.questions:
         if q.id not in counted:
@@ -206,8 +217,8 @@ def simulate(content, matcher, takes: Takes, condition: str, rng: random.Random)
         wanted = intended[q.id]
         if q.kind == "multi":
             wanted = "+".join(sorted(wanted.split("+")))
-        endings.append(Ending(q.id, condition, wanted, recorded_value(progress.answers.get(q.id), q.kind),
-                              person.turns.get(q.id, 0)))
+        recorded = None if q.id in gave_up else recorded_value(progress.answers.get(q.id), q.kind)
+        endings.append(Ending(q.id, condition, wanted, recorded, person.turns.get(q.id, 0)))
     return endings
 
 
