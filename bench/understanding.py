@@ -566,8 +566,10 @@ def report_markdown(decided: list[Decided], notes: dict[str, str], meta: dict) -
         for (kind,), t in sorted(s["real_kind"].items()):
             add(_row(f"… of which {kind}", t))
     add("")
-    wrong = [d for d in decided if d.wrong_accept]
-    add(f"## Every wrong accept ({len(wrong)})")
+    # Held-out answers are counted above, never listed: what is read is what gets tuned on.
+    wrong = [d for d in decided if d.wrong_accept and d.clip.split != "heldout"]
+    hidden = sum(d.wrong_accept and d.clip.split == "heldout" for d in decided)
+    add(f"## Every wrong accept outside the held-out part ({len(wrong)}; {hidden} held-out, not listed)")
     add("")
     if wrong:
         add("| voice | condition | question | said | heard | expected | taken |")

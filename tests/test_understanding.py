@@ -62,6 +62,20 @@ def test_an_unsure_hearing_is_read_back(matcher):
     assert heard(matcher, "warmth", "熱くないです", confidence=0.3) == "confirm:no"
 
 
+def test_a_hearing_made_of_the_questions_own_words_is_read_back(matcher):
+    # Whisper, given the question as context, wrote the question's words for 「いや、全然」.
+    assert "膝が固まったよう" in matcher.content.question("morning_stiffness").text
+    assert heard(matcher, "morning_stiffness", "膝が固まったようです", confidence=0.9) == "confirm:yes"
+    assert heard(matcher, "morning_stiffness", "いいえ、朝はなんともないです", confidence=0.9) == "accept:no"
+
+
+def test_a_command_denied_or_in_the_past_is_not_taken_as_the_command(matcher):
+    assert heard(matcher, "safety_now", "終わりません") != "accept:command:stop"
+    assert heard(matcher, "swelling", "やめません") == "reprompt"
+    assert heard(matcher, "swelling", "お皿終わらいました") == "confirm:command:stop"
+    assert heard(matcher, "swelling", "もう終わりにします") == "accept:command:stop"
+
+
 def test_numbers_joined_by_a_dash_are_not_an_age(matcher):
     assert heard(matcher, "age_50_plus", "6-12") == "reprompt"
     assert heard(matcher, "age_50_plus", "60です") == "accept:yes"
@@ -83,6 +97,11 @@ def test_what_the_recogniser_believes_is_not_speech_is_nothing_heard(matcher):
 ])
 def test_context_dependent_words_are_never_accepted(matcher, question, text, expected):
     assert heard(matcher, question, text).startswith(expected)
+
+
+def test_an_intensifier_leaves_a_context_dependent_word_unclear(matcher):
+    assert heard(matcher, "safety_now", "全然大丈夫です") == "confirm:no"
+    assert heard(matcher, "safety_now", "全然ないです") == "accept:no"
 
 
 def test_a_clear_no_problem_with_the_thing_named_is_taken(matcher):

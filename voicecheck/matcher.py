@@ -148,7 +148,8 @@ class Matcher:
 
     def understand(self, question_id: str, heard: Heard) -> Match:
         """What a heard answer says, from every hypothesis the recogniser kept (see `hypotheses`)."""
-        return understand(self, question_id, heard)
+        asked = self.content.question(question_id).text if question_id != YES_NO else None
+        return understand(self, question_id, heard, asked)
 
     def kind_of(self, question_id: str) -> str:
         return "yes_no" if question_id == YES_NO else self._kinds[question_id]
@@ -215,9 +216,11 @@ class Matcher:
                  for p in self._sets[question_id].candidates(u) if p.kind == "command" for i, j in find(p, u)]
         if not spans:
             return None
-        kept = resolve(spans)
-        covered = covered_words(u, kept)
         neutral = self._neutral_of[question_id]
+        kept = [e for e in resolve(spans) if self._command_form(u, e, neutral) != "denied"]
+        if not kept:
+            return None
+        covered = covered_words(u, kept)
         unexplained = sum(len(t.reading) for i, t in enumerate(u.tokens)
                           if not covered[i] and is_content(t, neutral))
         if unexplained == 0:
@@ -225,9 +228,20 @@ class Matcher:
             # One word alone (「終わる」「戻る」) may be said about something else: a session command
             # needs more words than that to be clear.
             words = [t for t in u.tokens if t.reading and not t.is_boundary and not t.is_function]
+            clear = len(words) > 1 and self._command_form(u, best, neutral) == "said"
             return self.safeguards.apply(question_id, Match(command=best.target, score=95.0, decision="accept"),
-                                         deciding=(best.phrase,), clear_command=len(words) > 1)
+                                         deciding=(best.phrase,), clear_command=clear)
         return None
+
+    def _command_form(self, u: Utterance, e: Evidence, neutral: frozenset[str]) -> str:
+        """How a command's words are said: "said" (終わりにします), "denied" (終わりません: not a
+        command at all) or "past" (終わりました: about something that ended, or a garbled word)."""
+        if self._negation.scope(u, e.last, len(u.tokens), neutral).negated:
+            return "denied"
+        lo, hi = u.clause_of(e.first, e.last)
+        if any(t.base == "た" and t.pos == "助動詞" for t in u.tokens[e.last + 1:hi + 1]):
+            return "past"
+        return "said"
 
     def _whole_answer(self, question_id: str, kind: str, all_tokens, tokens, morae: int) -> Match | None:
         if kind != "yes_no":
@@ -271,7 +285,7 @@ class Matcher:
         # A "yes" inside a correction (the そうじゃ of 「そうじゃなくて」) is never agreement.
         kept = [e for e in kept if not (e.target == "yes" and any(m.first <= e.last and e.first <= m.last
                                                                    for m in markers))]
-        commands = [e for e in kept if e.kind == "command"]
+        commands = [e for e in kept if e.kind == "command" and self._command_form(u, e, neutral) != "denied"]
         answers = [e for e in kept if e.kind != "command"]
 
         # Negation: read each phrase's clause up to the next phrase that carries its own meaning.
@@ -328,7 +342,8 @@ class Matcher:
             if ratio <= 0.5:
                 match = Match(command=best.target, score=round(100 - 60 * ratio, 1), decision="accept")
                 # 「はい、だいぶ戻っています」: a reply word as well, so 戻って may not mean "back".
-                clear = ratio == 0 and not any(e.kind == "interjection" for e in answers)
+                clear = (ratio == 0 and not any(e.kind == "interjection" for e in answers)
+                         and self._command_form(u, best, neutral) == "said")
                 return self.safeguards.apply(question_id, match, clear_command=clear, deciding=(best.phrase,))
         if command and not substantive:
             return command

@@ -11,11 +11,15 @@ takes the first hypothesis it can use. Whether the hypotheses agree says how sur
   other hypothesis contradicts is accepted;
 - an answer the recogniser heard unsurely (low per-token probability) is read back, and so is
   one whose other hypotheses carry a hedge;
+- an answer heard mostly as one long run of the question's own words may be the recogniser
+  writing out its prompt: read back;
 - what the recogniser itself believes was not speech (a buzz, a cough) is nothing heard.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from difflib import SequenceMatcher
 from typing import Protocol
 
 from voicecheck.interfaces import Heard
@@ -27,6 +31,24 @@ WEAK = 0.35  # … and the best hypothesis' per-token probability below which it
 # Calibrated on the bench voices (dev part): below this per-token probability the recogniser is
 # guessing, and a third of such answers taken without a read-back were wrong.
 UNSURE_HEARING = 0.4
+# Whisper, given the question as its previous text, sometimes writes the question's words where
+# it could not read the answer (「膝が固まったようです」 for 「いや、全然」). A hypothesis made mostly
+# of one long run of the question's words is read back (on the dev voices: 6 of 9 such answers
+# taken were wrong).
+ECHO_RUN_CHARS = 7
+ECHO_SHARE = 0.7
+_NOT_WORDS = re.compile(r"[\s、。，．,.!?！？「」『』…〜ー]")
+
+
+def echoes_question(text: str, asked: str | None) -> bool:
+    """Is what was heard mostly one long run of the question's own words?"""
+    if not asked:
+        return False
+    heard, question = _NOT_WORDS.sub("", text), _NOT_WORDS.sub("", asked)
+    if not heard:
+        return False
+    run = SequenceMatcher(None, heard, question, autojunk=False).find_longest_match(0, len(heard), 0, len(question)).size
+    return run >= ECHO_RUN_CHARS and run / len(heard) >= ECHO_SHARE
 
 
 class MatcherLike(Protocol):
@@ -49,8 +71,9 @@ def texts_of(heard: Heard) -> list[str]:
     return [t for t in texts if t and t.strip()]
 
 
-def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
-    """The decision for a heard answer, using every hypothesis the recogniser kept."""
+def understand(matcher: MatcherLike, question_id: str, heard: Heard, asked: str | None = None) -> Match:
+    """The decision for a heard answer, using every hypothesis the recogniser kept; `asked`: the
+    question as the recogniser was given it."""
     safeguards = getattr(matcher, "safeguards", None)
     strict = safeguards is not None and question_id in safeguards.strict_questions
     if heard.timed_out:
@@ -83,6 +106,8 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard) -> Match:
         reasons.append("lower_hypothesis")
     if heard.confidence is not None and heard.confidence < UNSURE_HEARING:
         reasons.append("unsure_hearing")
+    if echoes_question(texts[rank], asked):
+        reasons.append("echoes_question")
     # The same answer heard with a hedge in another hypothesis (「…ことは、なあ」): the hedge may be real.
     reasons += sorted({c for _, m in usable[1:] if answer_of(m) == answer for c in m.cautions} - set(reasons))
     if not reasons:

@@ -32,6 +32,7 @@ class Safeguards:
     def __init__(self, data: AnswerPhrases) -> None:
         caution = data.caution
         self.context_dependent = frozenset(reading(w) for w in caution.context_dependent) - {""}
+        self.intensifiers = frozenset(reading(w) for w in caution.intensifiers) - {""}
         self.session_commands = frozenset(caution.session_commands)
         self.strict_questions = frozenset(caution.strict_questions)
         self._hedges = _phrase_set(caution.hedges)
@@ -76,6 +77,13 @@ class Safeguards:
     def is_context_dependent(self, phrase: str) -> bool:
         return reading(phrase) in self.context_dependent
 
+    def rests_on_context(self, deciding: tuple[str, ...]) -> bool:
+        """Does the answer rest on context-dependent words alone? An intensifier beside one
+        (「全然大丈夫です」) makes it no clearer."""
+        if not any(self.is_context_dependent(p) for p in deciding):
+            return False
+        return all(self.is_context_dependent(p) or reading(p) in self.intensifiers for p in deciding)
+
     def apply(self, question_id: str, match: Match, *, deciding: tuple[str, ...] = (), morae: int = 99,
               clear_command: bool = True, hedged: bool = False, guess: bool = False,
               one_word: bool = False) -> Match:
@@ -90,13 +98,13 @@ class Safeguards:
         reasons: list[str] = []
         if match.command:
             if match.command in self.session_commands and (
-                    not clear_command or (deciding and all(self.is_context_dependent(p) for p in deciding))):
+                    not clear_command or self.rests_on_context(deciding)):
                 reasons.append("unclear_command")
         else:
             if morae < MIN_ANSWER_MORAE:
                 return Match(score=0.0, cautions=("too_short",))
             # Only when the answer rests on such words alone: 「いいえ、大丈夫です」 is clear.
-            if deciding and all(self.is_context_dependent(p) for p in deciding):
+            if self.rests_on_context(deciding):
                 reasons.append("context_dependent")
             if guess:
                 reasons.append("guess")
