@@ -3,7 +3,7 @@ from __future__ import annotations
 from voicecheck.content import QUESTION_ORDER
 from voicecheck.conversation import Progress, Questionnaire, Talk
 from voicecheck.interfaces import Heard, ListenContext, RecordingMouth, ScriptedEars
-from tests.fakes import IdMatcher
+from tests.fakes import FakeMatch, IdMatcher
 
 ALL_NO = ["no", "stairs_down+standing_up", "weekly"] + ["no"] * 13 + ["3か月前から"]
 
@@ -124,6 +124,25 @@ def test_a_reply_that_is_neither_yes_nor_no_is_asked_about_once_more(content):
     q.run(progress)
     assert content.say("confirm_not_understood") in mouth.said
     assert progress.answer_values()["situations"] == ("flat_walking",)
+
+
+def test_a_doubtful_reply_to_a_read_back_is_never_taken_as_the_answer(content):
+    # 「家違います」 (「いいえ、違います」 misheard) refuses the read-back; at the question itself the
+    # same words would answer "no". It is asked about, never recorded as the answer.
+    class Replies(IdMatcher):
+        def match(self, question_id, heard):
+            if heard == "家違います":
+                return FakeMatch(option_ids=("no",), score=75 if question_id == "yes_no" else 92,
+                                 decision="confirm" if question_id == "yes_no" else "accept")
+            return super().match(question_id, heard)
+
+    answers = ["no", "stairs_down", "weekly", "?yes", "家違います", "家違います", "?yes", "yes"] + ALL_NO[4:]
+    ears, mouth = ScriptedEars(answers), RecordingMouth()
+    talk = Talk(content, Replies(content), ears, mouth, lambda event: None)
+    progress = Progress()
+    Questionnaire(talk, save=lambda p: None).run(progress)
+    assert content.say("confirm_not_understood") in mouth.said
+    assert progress.answer_values()["getting_worse"] == "yes"
 
 
 def test_a_doubtful_stop_is_asked_about_and_refusing_it_continues(content):

@@ -238,7 +238,11 @@ class Questionnaire:
             verdict = t.yes_no(reply)
             if verdict is not None:
                 return verdict, None
-            if question is not None and reply.text.strip() and t.understand(question.id, reply).decision != "reprompt":
+            # A reply that is itself a doubtful yes or no (「家違います」 for 「いいえ、違います」) is a
+            # reply, not a new answer: read as one, 「違います」 would answer the question "no".
+            as_reply = t.understand(YES_NO, reply) if reply.text.strip() else None
+            if (question is not None and as_reply is not None and as_reply.decision == "reprompt"
+                    and t.understand(question.id, reply).decision != "reprompt"):
                 return None, reply
             if attempt == 0:
                 t.say_phrase("confirm_not_understood")
