@@ -76,6 +76,12 @@ def test_a_command_denied_or_in_the_past_is_not_taken_as_the_command(matcher):
     assert heard(matcher, "swelling", "もう終わりにします") == "accept:command:stop"
 
 
+def test_a_verb_that_sounds_like_none_is_not_a_statement(matcher):
+    # なし of なす: read as "none", the ない after it made 「てなしたことないです」 a yes.
+    assert heard(matcher, "past_injury", "てなしたことないです") != "accept:yes"
+    assert heard(matcher, "past_injury", "なしです") == "accept:no"
+
+
 def test_numbers_joined_by_a_dash_are_not_an_age(matcher):
     assert heard(matcher, "age_50_plus", "6-12") == "reprompt"
     assert heard(matcher, "age_50_plus", "60です") == "accept:yes"

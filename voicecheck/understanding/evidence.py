@@ -45,9 +45,21 @@ def find_evidence(phrases: PhraseSet, u: Utterance) -> list[Evidence]:
         for i, j in find(p, u):
             if p.kind == "interjection" and not interjection_ok(u, i, j, p):
                 continue
+            if p.kind == "statement" and not statement_ok(u, i, j, p):
+                continue
             found.append(Evidence(p.target, p.kind, p.tier, i, j, score=72.0 if p.fuzzy else 100.0,
                                   approximate=p.fuzzy, phrase=p.text, negative=p.negative))
     return found
+
+
+def statement_ok(u: Utterance, i: int, j: int, p: Phrase) -> bool:
+    """A one-word statement (ない, なし) is that word, not a verb that sounds like it: the なし of
+    「なしたことない」 (なす) is no "none", and read as one the ない after it would turn it into a yes."""
+    if i != j:
+        return True
+    t = u.tokens[i]
+    first_pos = p.first_pos or (analyse(p.text)[0].pos if analyse(p.text) else "")
+    return not (t.pos == "動詞" and first_pos != "動詞")
 
 
 def interjection_ok(u: Utterance, i: int, j: int, p: Phrase) -> bool:
