@@ -70,6 +70,7 @@ def test_a_hearing_made_of_the_questions_own_words_is_read_back(matcher):
 
 
 def test_a_command_denied_or_in_the_past_is_not_taken_as_the_command(matcher):
+    assert heard(matcher, "pain_grinding", "終わる") == "confirm:command:stop"  # one word alone
     assert heard(matcher, "safety_now", "終わりません") != "accept:command:stop"
     assert heard(matcher, "swelling", "やめません") == "reprompt"
     assert heard(matcher, "swelling", "お皿終わらいました") == "confirm:command:stop"
@@ -80,6 +81,12 @@ def test_a_verb_that_sounds_like_none_is_not_a_statement(matcher):
     # なし of なす: read as "none", the ない after it made 「てなしたことないです」 a yes.
     assert heard(matcher, "past_injury", "てなしたことないです") != "accept:yes"
     assert heard(matcher, "past_injury", "なしです") == "accept:no"
+
+
+def test_a_bare_number_is_read_back_and_a_numbered_position_taken(matcher):
+    # 「うーん」 was written 「1」 by the recogniser.
+    assert heard(matcher, "frequency", "1") == "confirm:sometimes"
+    assert heard(matcher, "frequency", "1番") == "accept:sometimes"
 
 
 def test_numbers_joined_by_a_dash_are_not_an_age(matcher):

@@ -329,6 +329,12 @@ class Matcher:
             if not answers:
                 order = self._numbers.positions(self._options[question_id], u.tokens, self._polite_words)
                 if order:
+                    # A bare 「1」 is what the recogniser writes for many a short sound (うーん):
+                    # a position said with nothing else is read back.
+                    said = [t for t in u.tokens if t.reading and not t.is_boundary]
+                    if len(said) == 1:
+                        return Match(option_ids=tuple(order), score=SET_OFF_REPLY_SCORE, decision="confirm",
+                                     cautions=("bare_number",))
                     return Match(option_ids=tuple(order), score=95.0, decision="accept")
                 other = self._catch_all(question_id, u, covered, neutral, found)
                 if other is not None:
@@ -342,8 +348,10 @@ class Matcher:
             if ratio <= 0.5:
                 match = Match(command=best.target, score=round(100 - 60 * ratio, 1), decision="accept")
                 # 「はい、だいぶ戻っています」: a reply word as well, so 戻って may not mean "back".
+                # As in _whole_command: one word alone (「終わる」) may be said about something else.
+                words = [t for t in u.tokens if t.reading and not t.is_boundary and not t.is_function]
                 clear = (ratio == 0 and not any(e.kind == "interjection" for e in answers)
-                         and self._command_form(u, best, neutral) == "said")
+                         and self._command_form(u, best, neutral) == "said" and len(words) > 1)
                 return self.safeguards.apply(question_id, match, clear_command=clear, deciding=(best.phrase,))
         if command and not substantive:
             return command
