@@ -308,6 +308,37 @@ def test_microphone_ears_time_out_without_speech():
     assert heard.timed_out and heard.text == "" and abs(heard.timings["waited"] - 1.5) < 0.05
 
 
+def test_the_turn_tone_sounds_once_the_microphone_delivers_sound():
+    # A sound card can be open and deliver nothing for a second (ALSA → PulseAudio at the first
+    # turn): a tone played on opening would make a quick answer lose its start.
+    events = []
+
+    @contextlib.contextmanager
+    def slow_microphone():
+        events.append("opened")
+
+        def frames():
+            events.append("delivering")
+            yield from frames_of(silence(2.0))
+
+        yield frames()
+
+    class Unused:
+        name = "unused"
+
+        def start(self, context):
+            class Stream:
+                def accept(self, samples):
+                    raise AssertionError("silence must not be decoded")
+
+            return Stream()
+
+    ears = MicrophoneEars(Settings(turn_tone=True), Unused(), open_frames=slow_microphone,
+                          tone=lambda: events.append("tone"))
+    assert ears.listen(ListenContext("swelling", timeout_s=1.0)).timed_out
+    assert events == ["opened", "delivering", "tone"]
+
+
 def test_microphone_is_unavailable_with_a_reason(monkeypatch):
     class NoInput:
         PortAudioError = RuntimeError

@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, ContextManager, Iterable, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -43,6 +43,16 @@ def endpoint_config(settings, timeout_s: float | None = None) -> EndpointConfig:
                           end_silence_after_short_s=max(float(end_silence), EndpointConfig.end_silence_after_short_s))
 
 
+def _after_first_frame(frames: Iterable[np.ndarray], then: Callable[[], None]) -> Iterator[np.ndarray]:
+    """The frames, calling `then` as soon as the first one has arrived."""
+    first = True
+    for frame in frames:
+        if first:
+            first = False
+            then()
+        yield frame
+
+
 class MicrophoneEars:
     """Listens on the microphone: waits for speech, decodes while it is spoken, stops after a pause.
 
@@ -71,10 +81,11 @@ class MicrophoneEars:
         config = endpoint_config(self.settings, context.timeout_s)
         stream = self.recognizer.start(context)
         with self._open_frames() as frames:
-            # The tone sounds once the microphone is open: a sound card can take half a second to
-            # start delivering, and a quick answer right after the tone must not lose its start.
+            # The tone sounds once the microphone delivers sound, not merely once it is open: through
+            # ALSA → PulseAudio the first frame of a session came 1.4 s after opening, and a quick
+            # answer right after the tone lost its start (「いいえ」 heard as 「いえ」).
             if self._tone is not None and getattr(self.settings, "turn_tone", False):
-                self._tone()
+                frames = _after_first_frame(frames, self._tone)
             utterance = capture_utterance(frames, config, on_answer_frame=stream.accept, vad=self.detector)
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
