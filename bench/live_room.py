@@ -35,6 +35,7 @@ RATE = 16_000
 ECHO_DB = -6.0  # the device's voice at the microphone, relative to its level in the file
 SOUND_DB = -45.0  # the speaker counts as sounding above this (dBFS, 30 ms frames)
 TONE_HZ = 660.0  # voicecheck.duplex.TONE_HZ
+TONE_FRAMES = 3  # 30 ms frames in a row that make the turn tone
 # The person answers after the loudspeaker has been quiet this long: longer than the gaps between
 # the device's phrases (the pause setting plus the sound card's start-up, about 1 s here).
 QUIET_BEFORE_ANSWER_S = 1.6
@@ -153,6 +154,7 @@ class SpeakerWatch:
 
     def _read(self) -> None:
         size = 480 * 4
+        tonal = 0  # tonal frames in a row
         assert self.process.stdout is not None
         while True:
             block = self.process.stdout.read(size)
@@ -168,8 +170,16 @@ class SpeakerWatch:
                 with self._lock:
                     self.last_sound = now
                     self.sound_times.append(now)
-                    if band > 0.9 * spectrum.sum():  # the device's turn tone: "your turn"
-                        self.tone_times.append(now)
+                    # the device's turn tone ("your turn"): 0.18 s of 660 Hz, so several frames in a
+                    # row; a single tonal frame can be a vowel of the device's voice, mid-sentence
+                    if band > 0.9 * spectrum.sum():
+                        tonal += 1
+                        if tonal == TONE_FRAMES:
+                            self.tone_times.append(now)
+                    else:
+                        tonal = 0
+            else:
+                tonal = 0
 
     def quiet_for(self) -> float:
         with self._lock:
