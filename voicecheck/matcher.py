@@ -348,8 +348,8 @@ class Matcher:
             if ratio <= 0.5:
                 match = Match(command=best.target, score=round(100 - 60 * ratio, 1), decision="accept")
                 # 「はい、だいぶ戻っています」: a reply word as well, so 戻って may not mean "back".
-                # As in _whole_command: one word alone (「終わる」) may be said about something else.
-                words = [t for t in u.tokens if t.reading and not t.is_boundary and not t.is_function]
+                # One word alone (「終わる」) may be said about something else; 「戻ってください」 is asked.
+                words = [t for t in u.tokens if t.reading and not t.is_boundary]
                 clear = (ratio == 0 and not any(e.kind == "interjection" for e in answers)
                          and self._command_form(u, best, neutral) == "said" and len(words) > 1)
                 return self.safeguards.apply(question_id, match, clear_command=clear, deciding=(best.phrase,))

@@ -40,15 +40,18 @@ ECHO_SHARE = 0.7
 _NOT_WORDS = re.compile(r"[\s、。，．,.!?！？「」『』…〜ー]")
 
 
-def echoes_question(text: str, asked: str | None) -> bool:
-    """Is what was heard mostly one long run of the question's own words?"""
+def question_words_heard(text: str, asked: str | None) -> str | None:
+    """When what was heard is mostly one long run of the question's words, the rest of it (what
+    the person may have added: 「はい」 of 「はい。当てはまります。」); None otherwise."""
     if not asked:
-        return False
+        return None
     heard, question = _NOT_WORDS.sub("", text), _NOT_WORDS.sub("", asked)
     if not heard:
-        return False
-    run = SequenceMatcher(None, heard, question, autojunk=False).find_longest_match(0, len(heard), 0, len(question)).size
-    return run >= ECHO_RUN_CHARS and run / len(heard) >= ECHO_SHARE
+        return None
+    run = SequenceMatcher(None, heard, question, autojunk=False).find_longest_match(0, len(heard), 0, len(question))
+    if run.size < ECHO_RUN_CHARS or run.size / len(heard) < ECHO_SHARE:
+        return None
+    return heard[:run.a] + heard[run.a + run.size:]
 
 
 class MatcherLike(Protocol):
@@ -106,7 +109,9 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard, asked: str 
         reasons.append("lower_hypothesis")
     if heard.confidence is not None and heard.confidence < UNSURE_HEARING:
         reasons.append("unsure_hearing")
-    if echoes_question(texts[rank], asked):
+    rest = question_words_heard(texts[rank], asked)
+    if rest is not None and answer_of(matcher.match(question_id, rest)) != answer:
+        # Only the question's words carry the answer: they may be the recogniser's, not the person's.
         reasons.append("echoes_question")
     # The same answer heard with a hedge in another hypothesis (「…ことは、なあ」): the hedge may be real.
     reasons += sorted({c for _, m in usable[1:] if answer_of(m) == answer for c in m.cautions} - set(reasons))
