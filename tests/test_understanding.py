@@ -52,7 +52,7 @@ def test_a_garbled_no_set_off_before_a_clear_no_is_taken(text, matcher):
     assert heard(matcher, "warmth", text) == "accept:no"
 
 
-@pytest.mark.parametrize("text", ["イエ、熱いです", "いれいえ、熱いです"])
+@pytest.mark.parametrize("text", ["イエ、熱いです", "いれいえ、熱いです", "いえ熱いです", "いや、熱いです"])
 def test_a_garbled_no_before_a_yes_is_read_back(text, matcher):
     assert heard(matcher, "warmth", text) == "confirm:yes"
 
@@ -212,6 +212,8 @@ def test_a_guess_is_read_back(matcher, question, text, expected):
 
 
 def test_on_the_emergency_question_only_a_clear_answer_is_taken(matcher):
+    # 「いいえ、どれもありません」 heard under the TV as 「いえどれもあります」: never the emergency path unasked.
+    assert heard(matcher, "safety_now", "いえどれもあります。") == "confirm:yes"
     assert heard(matcher, "safety_now", "いいえ、どれもありません") == "accept:no"
     assert heard(matcher, "safety_now", "たぶん大丈夫だと思う").startswith("confirm:")
     assert heard(matcher, "safety_now", "いいえ", "はい") == "confirm:no"

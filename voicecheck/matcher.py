@@ -73,6 +73,8 @@ class Matcher:
         self._numbers = NumberReader(d, this_year or date.today().year)
         self._whole = WholeAnswers(d)
         self.safeguards = Safeguards(d)
+        # One-word replies meaning no (いいえ, いえ, いや): said first, they contradict a "yes" after them.
+        self._no_readings = frozenset(r for w in d.yes_no.interjections.get("no", ()) if (r := reading(w)))
         self._catch_all_markers = PhraseSet.of([p for t in d.catch_all.markers
                                                 if (p := compile_phrase(t, d.catch_all.option, "caution", ECHO))])
 
@@ -377,8 +379,10 @@ class Matcher:
             match = result(match.option_ids or (answers[0].target,), SET_OFF_REPLY_SCORE)
         if question_id == self.data.catch_all.question and match.decision == "accept":
             match = self._with_other(match)
-        if lead.sounds_like_no and match.decision == "accept" and "yes" in match.option_ids:
-            # 「イエ、腫れてます」: a misheard いいえ before a "yes" — which of the two was meant?
+        opens_with_no = lead.sounds_like_no or (bool(u.tokens) and u.tokens[0].reading in self._no_readings)
+        if opens_with_no and match.decision == "accept" and "yes" in match.option_ids:
+            # 「イエ、腫れてます」「いえどれもあります」: a いいえ (maybe misheard) before a "yes" —
+            # which of the two was meant?
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         if commands and match.decision == "accept":
             # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
