@@ -87,6 +87,8 @@ def test_a_bare_number_is_read_back_and_a_numbered_position_taken(matcher):
     # 「うーん」 was written 「1」 by the recogniser.
     assert heard(matcher, "frequency", "1") == "confirm:sometimes"
     assert heard(matcher, "frequency", "1番") == "accept:sometimes"
+    # The tail of 「週に一回くらいです」 heard as 「大です」 was read as だ + い (1) + です.
+    assert heard(matcher, "frequency", "大です。") == "reprompt"
 
 
 def test_numbers_joined_by_a_dash_are_not_an_age(matcher):

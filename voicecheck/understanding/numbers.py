@@ -362,6 +362,8 @@ def parse_positions(key: str, vocab: Mapping[str, tuple[str, object]]) -> list[o
             item = vocab.get(key[i:i + length])
             if item is None:
                 continue
+            if i == 0 and item[0] != "pos":
+                continue  # glue only between and after positions: 「大です」 is not だ+い(1)+です
             rest = best(i + length)
             if rest is None:
                 continue
