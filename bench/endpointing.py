@@ -59,6 +59,7 @@ class Case:
     speech_end_s: float
     pause_s: float = 0.0  # a pause inside the answer (two-part answers), else 0
     voice: str = ""
+    question: str = ""  # what it answers (of a two-part answer: the first part's question)
 
 
 def speech_span(samples: np.ndarray) -> tuple[float, float]:
@@ -76,12 +77,13 @@ def _read(path: Path) -> np.ndarray:
     return read_wav(path)
 
 
-def _case(name: str, samples: np.ndarray, voice: str, pause_s: float = 0.0) -> Case:
+def _case(name: str, samples: np.ndarray, voice: str, pause_s: float = 0.0, question: str = "") -> Case:
     start, end = speech_span(samples)
-    return Case(name, samples, start, end, pause_s, voice)
+    return Case(name, samples, start, end, pause_s, voice, question)
 
 
-def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, voice: str) -> Case:
+def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, voice: str,
+              question: str = "") -> Case:
     """Two answers said as one, with a pause between (the silence around each is cut first)."""
     a0, a1 = speech_span(first)
     b0, b1 = speech_span(second)
@@ -89,7 +91,7 @@ def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, 
     joined = np.concatenate([lead, first[int(a0 * SAMPLE_RATE):int(a1 * SAMPLE_RATE)],
                              np.zeros(int(pause_s * SAMPLE_RATE), np.float32),
                              second[int(b0 * SAMPLE_RATE):int(b1 * SAMPLE_RATE)], lead])
-    return _case(name, joined, voice, pause_s)
+    return _case(name, joined, voice, pause_s, question)
 
 
 def with_pauses(cases: list[Case], every: int = 3) -> list[Case]:
@@ -103,7 +105,7 @@ def with_pauses(cases: list[Case], every: int = 3) -> list[Case]:
         for i in range(0, len(group) - 1, every):
             pause = PAUSES_S[n % len(PAUSES_S)]
             out.append(_two_part(f"{group[i].name}+{group[i + 1].name}", group[i].samples, group[i + 1].samples,
-                                 pause, voice))
+                                 pause, voice, group[i].question))
             n += 1
     return out
 
@@ -119,7 +121,7 @@ def held_out_cases() -> list[Case]:
             if row["expected"] == "none":
                 continue
             samples = _read(OTHER_VOICES / row["audio"])
-            cases.append(_case(row["audio"], samples, row["voice"]))
+            cases.append(_case(row["audio"], samples, row["voice"], question=row["question"]))
     return with_pauses(cases)
 
 
@@ -130,7 +132,7 @@ def tuning_cases(limit: int = 60) -> list[Case]:
     rows = read_corpus()
     step = max(1, len(rows) // limit)
     clips = render(rows[::step][:limit], CLIPS_DIR)
-    cases = [_case(c.path.name, _read(c.path), c.row.voice) for c in clips]
+    cases = [_case(c.path.name, _read(c.path), c.row.voice, question=c.row.question) for c in clips]
     return with_pauses(cases)
 
 
@@ -203,9 +205,62 @@ class Outcome:
     start_missed: bool
     false_start: bool
     timed_out: bool
+    ended_early: bool = False  # ended in a short pause because the words were a complete answer
 
 
-def run_case(case: Case, condition: Condition, tracks, make_detector, config, warm: bool = True) -> Outcome:
+class _TimedHearing:
+    """A hearing made at once, but ready only once as much stream time has passed as it took."""
+
+    def __init__(self, result, ready_at: float, clock) -> None:
+        self._result, self.ready_at, self._clock = result, ready_at, clock
+
+    def done(self) -> bool:
+        return self._clock() >= self.ready_at - 1e-9
+
+    def result(self):
+        return self._result
+
+    def exception(self):
+        return None
+
+
+class StreamTimeWorker:
+    """The product's single hearing thread, on the bench's stream clock: each hearing runs when
+    submitted (one after another, as on the worker thread) and counts as finished only after the
+    wall time it took, so a reply comes no sooner than the real decode allows."""
+
+    def __init__(self) -> None:
+        self.clock = lambda: 0.0
+        self._free_at = 0.0
+
+    def submit(self, fn, *args):
+        start = max(self.clock(), self._free_at)
+        began = time.perf_counter()
+        result = fn(*args)
+        self._free_at = start + (time.perf_counter() - began)
+        return _TimedHearing(result, self._free_at, self.clock)
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words' side of the end of a turn: the recogniser and the matcher the product uses."""
+
+    recognizer: object
+    matcher: object
+
+    def hearing(self, case: Case, worker):
+        from voicecheck.interfaces import ListenContext
+        from voicecheck.listening.early_end import EarlyHearing
+
+        question = case.question or "yes_no"
+        asked = self.matcher.content.question(question).text if question != "yes_no" else ""
+        context = ListenContext(question, self.matcher.phrases(question), None, asked)
+        return EarlyHearing(lambda samples: self.recognizer.transcribe(samples, context),
+                            lambda heard: self.matcher.turn_end(question, heard), worker)
+
+
+def run_case(case: Case, condition: Condition, tracks, make_detector, config, warm: bool = True,
+             words: Words | None = None) -> Outcome:
     from voicecheck.listening.endpointer import Endpointer
     from voicecheck.listening.frames import frames_of
 
@@ -215,8 +270,15 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
         for frame in frames_of(warm_audio):
             detector.is_speech(frame)
     endpointer = Endpointer(config, detector)
+    early = None
+    if words is not None:
+        worker = StreamTimeWorker()
+        worker.clock = lambda: endpointer.elapsed_s
+        early = words.hearing(case, worker)
     for frame in frames_of(answer):
         endpointer.feed(frame)
+        if early is not None:
+            early.step(endpointer)
         if endpointer.done:
             break
     u = endpointer.finish()
@@ -228,7 +290,7 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
     ended = u.ended_at_s
     cut_in_pause = not at_cap and ended < case.speech_end_s - 0.05
     wait = None if at_cap else ended - case.speech_end_s
-    return Outcome(wait, at_cap, cut_in_pause, start_missed, false_start, False)
+    return Outcome(wait, at_cap, cut_in_pause, start_missed, false_start, False, u.ended_early)
 
 
 @dataclass
@@ -252,12 +314,12 @@ class Row:
 
 
 def measure(cases: list[Case], tracks, make_detector, config, conds: list[Condition] | None = None,
-            warm: bool = True, log=None) -> list[Row]:
+            warm: bool = True, log=None, words: Words | None = None) -> list[Row]:
     rows = []
     for cond in conds or conditions():
         row = Row(cond.label)
         for case in cases:
-            row.outcomes.append(run_case(case, cond, tracks, make_detector, config, warm))
+            row.outcomes.append(run_case(case, cond, tracks, make_detector, config, warm, words))
         if log:
             log(f"  {cond.label}: {row.within()}/{len(cases)} within {WITHIN_S:g} s")
         rows.append(row)
@@ -273,6 +335,59 @@ def table(rows: list[Row], n: int) -> list[str]:
                      f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
                      f"{row.count('cut_in_pause')} | {row.count('start_missed')} | {row.count('false_start')} |")
     return lines
+
+
+def words_table(rows: list[Row], n: int) -> list[str]:
+    lines = ["| condition | end wait p50 / p95 | end found within 1.5 s | cut at the 30 s cap | "
+             "cut in a pause: after a complete sentence / other | ended early (0.6 s pause) |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        after_complete = sum(1 for o in row.outcomes if o.cut_in_pause and o.ended_early)
+        other = sum(1 for o in row.outcomes if o.cut_in_pause and not o.ended_early)
+        lines.append(f"| {row.label} | {row.pct(50):.2f} s / {row.pct(95):.2f} s | "
+                     f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
+                     f"{after_complete} / {other} | {row.count('ended_early')} |")
+    return lines
+
+
+def load_words(log) -> Words | None:
+    """Whisper base and the matcher, as the product loads them; None when the model is missing."""
+    from voicecheck.content import load_content
+    from voicecheck.matcher import Matcher
+    from voicecheck.recognizers import load_recognizer
+    from voicecheck.settings import Settings
+
+    settings = Settings()
+    try:
+        recognizer = load_recognizer("whisper", settings)
+    except Exception as error:  # noqa: BLE001 - the table says why it is missing
+        log(f"words: not measured ({error})")
+        return None
+    return Words(recognizer, Matcher(load_content(settings.prompts_dir)))
+
+
+def words_report(cases: list[Case], set_name: str, log) -> list[str]:
+    """The shipped detector with the words' side (voicecheck.listening.early_end) on."""
+    from voicecheck.settings import Settings
+    from voicecheck.speech_io import endpoint_config
+
+    words = load_words(log)
+    title = "### now, with the words: Silero + background + the answer heard in its pauses"
+    if words is None:
+        return [title, "", "Not measured: the Whisper model is not installed (`python run.py models fetch`).", ""]
+    conds = [Condition(None, None)] + [Condition(n, s) for s in (10.0, 5.0) for n in NOISES]
+    log(f"{set_name} · with the words …")
+    started = time.perf_counter()
+    rows = measure(cases, load_tracks(), detectors()["now: Silero + background"], endpoint_config(Settings()),
+                   conds, log=log, words=words)
+    n = len(cases)
+    return [title, "",
+            f"{n} answers, {set_name}; Whisper base decodes each answer in its pauses (on the bench's stream "
+            "clock: a hearing counts only once as much time has passed as it took on this machine) and the "
+            "matcher judges the words (`end_when_complete` on, the default). A two-part answer whose first "
+            "part is already a complete answer to its question is ended in the pause when the pause is "
+            f"long enough: counted as *cut after a complete sentence*. {time.perf_counter() - started:.0f} s to run.",
+            ""] + words_table(rows, n) + [""]
 
 
 def detectors() -> dict[str, object]:
@@ -313,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=("held_out", "tuning"), default="held_out")
     parser.add_argument("--now-only", action="store_true", help="only the shipped detector (no comparison)")
+    parser.add_argument("--no-words", action="store_true", help="leave out the table with the words' side (Whisper)")
     parser.add_argument("--live", action="store_true", help="also measure through PulseAudio (bench/live_room.py)")
     parser.add_argument("--output", type=Path, default=BENCH / "endpointing.md")
     args = parser.parse_args(argv)
@@ -331,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
              f"{time.strftime('%Y-%m-%d %H:%M')}. The TV is on {WARM_S:g} s before each answer; "
              f"end_silence_s = 1.3 s (the default setting).", ""]
     lines += offline_report(cases, set_name, log, compare=not args.now_only)
+    if not args.no_words:
+        lines += words_report(cases, set_name, log)
     if args.live:
         from bench.live_room import live_report
 

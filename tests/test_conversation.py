@@ -242,3 +242,27 @@ def test_stop_during_confirmation_stops(content):
     progress = Progress()
     assert q.run(progress) == "stopped"
     assert "situations" not in progress.answers and len(ears.answers) == 1
+
+
+class PreparingMouth(RecordingMouth):
+    """Also keeps what it was told it will probably say next, and when (after how many phrases)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared: list[tuple[int, tuple[str, ...]]] = []
+
+    def prepare(self, texts) -> None:
+        self.prepared.append((len(self.said), tuple(texts)))
+
+
+def test_the_reply_to_each_question_is_prepared_while_the_person_answers(content):
+    ears, mouth, events = ScriptedEars(["no", "stairs_down", "daily"] + ALL_NO[3:]), PreparingMouth(), []
+    q = Questionnaire(Talk(content, IdMatcher(content), ears, mouth, events.append), save=lambda p: None)
+    q.run(Progress())
+    said_before, first = mouth.prepared[0]
+    assert mouth.said[said_before - 1] == content.question("safety_now").text  # right after the question
+    assert set(first) == {content.say("acknowledged_option", label=content.say(v)) for v in ("yes_label", "no_label")}
+    frequency = mouth.prepared[2][1]
+    assert content.say("acknowledged_option", label=content.question("frequency").option("daily").label) in frequency
+    # the acknowledgement actually said after 「いいえ」 is the one prepared
+    assert content.say("acknowledged_option", label=content.say("no_label")) in mouth.said

@@ -392,3 +392,39 @@ def test_endpoint_config_follows_the_settings():
     assert endpoint_config(Settings(no_answer_timeout_s=45.0), timeout_s=5.0).no_answer_timeout_s == 5.0
     assert endpoint_config(Settings(no_answer_timeout_s=3600.0)).no_answer_timeout_s == 600.0
     assert FRAME_SAMPLES == 480
+
+
+class CountingVoice:
+    """0.3 s of silence, then 0.2 s of sound (as Open JTalk starts a phrase); counts syntheses."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def synthesize(self, text: str, *, slow: bool = False):
+        self.made.append(text)
+        rate = 16_000
+        return np.concatenate([np.zeros(int(0.3 * rate), np.float32), np.full(int(0.2 * rate), 0.5, np.float32)]), rate
+
+
+def test_speaker_mouth_starts_each_phrase_with_its_first_sound():
+    played = []
+    mouth = SpeakerMouth(CountingVoice(), Settings(pause_s=0.0), clock=FakeClock(),
+                         player=lambda samples, rate: played.append(samples))
+    mouth.say("はい。次です。")
+    first, second = played
+    assert len(first) == int(0.04 * 16_000) + int(0.2 * 16_000)  # 40 ms kept before the sound
+    assert len(second) == int(0.5 * 16_000)  # the pause between sentences stays
+
+
+def test_speaker_mouth_prepares_likely_replies_ahead():
+    from voicecheck.voices.base import CachedVoice
+
+    inner = CountingVoice()
+    voice = CachedVoice(inner)
+    mouth = SpeakerMouth(voice, Settings(pause_s=0.0), clock=FakeClock(), player=lambda samples, rate: None)
+    mouth.prepare(["「いいえ」ですね。", "「はい」ですね。よろしいですか。"])
+    mouth.say("「はい」ですね。よろしいですか。")
+    assert inner.made.count("「はい」ですね。") == 1  # made ahead, taken from the cache when said
+    assert inner.made[:2] == ["「いいえ」ですね。", "「はい」ですね。"]

@@ -265,3 +265,11 @@ def test_speaker_mouth_plays_every_piece_in_order():
     mouth.say(text)
     assert played == phrase_pieces(text) and len(played) > 2
     assert mouth.clock.sleeps == [0.2]
+
+
+def test_a_read_back_of_several_answers_breaks_between_them():
+    from voicecheck.voices.base import phrase_pieces
+
+    text = "「階段や段差を下りるとき」と「椅子などから立ち上がるとき」ですね。よろしいですか。"
+    assert phrase_pieces(text) == ["「階段や段差を下りるとき」と", "「椅子などから立ち上がるとき」ですね。", "よろしいですか。"]
+    assert phrase_pieces("「はい」と言いました。") == ["「はい」と言いました。"]  # short: one piece

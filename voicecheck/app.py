@@ -29,6 +29,12 @@ class TeeMouth:
     def __init__(self, *mouths: Mouth) -> None:
         self.mouths = mouths
 
+    def prepare(self, texts) -> None:
+        for mouth in self.mouths:
+            prepare = getattr(mouth, "prepare", None)
+            if prepare is not None:
+                prepare(texts)
+
     def say(self, text: str, *, slow: bool = False) -> None:
         for mouth in self.mouths:
             if not isinstance(mouth, TextMouth):

@@ -107,11 +107,19 @@ class Talk:
     def say_phrase(self, phrase_id: str, **values: object) -> None:
         self.say(self.content.say(phrase_id, **values))
 
+    def prepare(self, texts: list[str]) -> None:
+        """Tell the mouth what it will probably say next (a speaker synthesises it ahead)."""
+        prepare = getattr(self.mouth, "prepare", None)
+        if prepare is not None:
+            prepare(texts)
+
     def listen(self, question_id: str, asked: str | None = None) -> Heard:
         """The next answer. `asked` is what it answers (default: the last thing said); the
         recogniser reads it as the text before the answer."""
+        turn_end = getattr(self.matcher, "turn_end", None)
         context = ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s,
-                                self.last_said if asked is None else asked)
+                                self.last_said if asked is None else asked,
+                                judge=(lambda heard: turn_end(question_id, heard)) if turn_end else None)
         heard = self.ears.listen(context)
         if heard is None:
             self.log({"type": "input_ended", "question": question_id})
@@ -210,6 +218,15 @@ class Questionnaire:
             t.say_phrase("options_intro_multi" if question.kind == "multi" else "options_intro_single")
             for n, option in enumerate(question.options, start=1):
                 t.say_phrase("option_item", number=n, label=option.label)
+        t.prepare(self._likely_replies(question))
+
+    def _likely_replies(self, question: Question) -> list[str]:
+        """What the device says first after a clear answer to `question` (「『いいえ』ですね。」);
+        a read-back starts with the same words."""
+        if question.kind == "free_text":
+            return [self.content.say("acknowledged")]
+        values = ("yes", "no") if question.kind == "yes_no" else question.option_ids
+        return [self.content.say("acknowledged_option", label=self._label(question, v)) for v in values]
 
     def _hint(self, question: Question) -> None:
         self.talk.say(question.hint)

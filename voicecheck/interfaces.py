@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class ListenContext:
     phrases: tuple[str, ...] = ()  # the phrases expected at this turn (options, commands)
     timeout_s: float | None = None  # give up waiting for speech after this long (None: settings)
     asked: str = ""  # what the device just asked: Whisper reads it as the text before the answer
+    # Whether what was heard so far ends the answer (voicecheck.understanding.turn_end: "complete",
+    # "going_on", "open"); the microphone asks it in the answer's pauses. None: wait end_silence_s.
+    judge: Callable[[Heard], str] | None = None
 
 
 @dataclass(frozen=True)

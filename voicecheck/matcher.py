@@ -47,6 +47,7 @@ from voicecheck.understanding.safeguards import Safeguards
 from voicecheck.understanding.sound_alikes import SoundAlikes, misheard_reply_lead
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.whole_answers import WholeAnswers
+from voicecheck.understanding.turn_end import turn_end
 
 __all__ = ["YES_NO", "UNKNOWN", "Decision", "Match", "Matcher", "match_table", "spoken_number"]
 
@@ -67,6 +68,7 @@ class Matcher:
         self._kinds = {q.id: q.kind for q in content.questions}
         self._options = {q.id: q.option_ids for q in content.questions}
         self._fillers = Fillers(d.fillers)
+        self.continuing_words = frozenset(normalise(w) for w in d.continuing)
         self._neutral = frozenset(reading(w) for w in d.neutral + d.politeness) - {""}
         self._polite_words = frozenset(p for p in (reading(w) for w in d.politeness) if len(p) > 2)
         self._negation = NegationRules(d.negation)
@@ -152,6 +154,14 @@ class Matcher:
         """What a heard answer says, from every hypothesis the recogniser kept (see `hypotheses`)."""
         asked = self.content.question(question_id).text if question_id != YES_NO else None
         return understand(self, question_id, heard, asked)
+
+    @property
+    def fillers(self) -> Fillers:
+        return self._fillers
+
+    def turn_end(self, question_id: str, heard: Heard) -> str:
+        """Whether the answer heard so far is over: turn_end.COMPLETE, GOING_ON or OPEN."""
+        return turn_end(self, question_id, heard, self.kind_of(question_id))
 
     def kind_of(self, question_id: str) -> str:
         return "yes_no" if question_id == YES_NO else self._kinds[question_id]

@@ -48,6 +48,7 @@ class Settings:
     pause_s: float = 0.4  # silence between phrases
     no_answer_timeout_s: float = 20.0
     end_silence_s: float = 1.3  # silence that ends an answer; longer for slow speakers with pauses
+    end_when_complete: bool = True  # reply after a short pause when the answer is already complete
     turn_tone: bool = True  # a short soft tone when the device starts listening (README: Sound settings)
     early_answers: bool = False  # listen while the device talks (experimental: README, Sound settings)
     retries: int = 3  # tries per question before it is marked unknown
@@ -126,6 +127,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("pause_s", "number", "文と文のあいだの間", low=0.0, high=5.0, unit="秒"),
     Spec("no_answer_timeout_s", "number", "返事を待つ時間", low=3.0, high=600.0, unit="秒"),
     Spec("end_silence_s", "number", "この長さ黙ったら答えが終わったとみなす（ゆっくり話す方は長めに）", low=0.5, high=5.0, unit="秒"),
+    Spec("end_when_complete", "switch", "はっきりした答えなら、短い間のあとすぐ次に進むか（false なら毎回 end_silence_s 待つ）"),
     Spec("turn_tone", "switch", "聞き始めるときに小さな合図の音（ポン）を鳴らすか"),
     Spec("early_answers", "switch", "質問の途中の答えも聞き取るか（試験中。ふだんは false）"),
     Spec("retries", "whole", "聞き取れないとき聞き直す回数（超えると「わからない」にします）", low=1, high=10),

@@ -28,8 +28,9 @@ from voicecheck.audio import (
     write_wav,
 )
 from voicecheck.interfaces import Clock, Heard, ListenContext, RealClock
+from voicecheck.listening.early_end import EarlyEndConfig, EarlyHearing
 from voicecheck.recognizers.base import Recognizer
-from voicecheck.voices.base import Voice, phrase_pieces
+from voicecheck.voices.base import Voice, phrase_pieces, without_leading_silence
 
 WAV_MOUTH_RATE = 22_050  # plenty for speech, half the size of the voices' 44.1/48 kHz
 
@@ -75,24 +76,37 @@ class MicrophoneEars:
         if open_frames is None:
             find_device(settings.microphone, "input")  # fail now, clearly, rather than at the first question
         self.turn = 0
+        # Answers are heard in their pauses on this thread while the microphone keeps listening
+        # (voicecheck.listening.early_end).
+        self._hearing_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecheck-hearing")
+        self._early_config = EarlyEndConfig(end_when_complete=bool(getattr(settings, "end_when_complete", True)))
 
     def listen(self, context: ListenContext) -> Heard:
         self.turn += 1
         config = endpoint_config(self.settings, context.timeout_s)
         stream = self.recognizer.start(context)
-        with self._open_frames() as frames:
+        with self._open_frames() as microphone:
+            frames = microphone
             # The tone sounds once the microphone delivers sound, not merely once it is open: through
             # ALSA → PulseAudio the first frame of a session came 1.4 s after opening, and a quick
             # answer right after the tone lost its start (「いいえ」 heard as 「いえ」).
             if self._tone is not None and getattr(self.settings, "turn_tone", False):
                 frames = _after_first_frame(frames, self._tone)
-            utterance = capture_utterance(frames, config, on_answer_frame=stream.accept, vad=self.detector)
+            early = EarlyHearing(lambda samples: self.recognizer.transcribe(samples, context), context.judge,
+                                 self._hearing_worker, self._early_config)
+            utterance = capture_utterance(frames, config, on_answer_frame=stream.accept, vad=self.detector,
+                                          after_frame=early.step)
+            # How far the judging ran behind the microphone when the answer ended (a busy machine).
+            captured = getattr(microphone, "captured_s", None)
+            behind = max(0.0, captured - utterance.ended_at_s) if isinstance(captured, float) else None
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
             return Heard(text="", timed_out=True, timings=timings)
-        heard = stream.finish()
+        heard = early.heard() or stream.finish()
         timings.update(heard.timings)
-        timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s})
+        timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s,
+                        "early_end": 1.0 if utterance.ended_early else 0.0, "hearings": float(early.hearings),
+                        **({"behind": round(behind, 3)} if behind is not None else {})})
         source = None
         if self.audio_dir is not None:
             name = f"{self.turn:03d}-{context.question_id or 'answer'}.wav"
@@ -210,6 +224,17 @@ class SpeakerMouth:
             player = lambda samples, rate: play(samples, rate, settings.speaker)  # noqa: E731
         self._play = player
         self._on_phrase = on_phrase
+        # One synthesis thread: the next piece is made while the current one plays, and phrases
+        # the device will probably say next are made ahead (`prepare`) while it waits for an answer.
+        self._synthesiser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecheck-voice")
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Synthesise the first piece of each text in the background (the voice caches it), so the
+        reply to an answer starts at once: 「『いいえ』ですね。」 is ready before 「いいえ」 is said."""
+        for text in texts:
+            pieces = phrase_pieces(text)
+            if pieces:
+                self._synthesiser.submit(self.voice.synthesize, pieces[0])
 
     def tone(self) -> None:
         """The turn tone: a short soft sound that says "your turn" (voicecheck.duplex.turn_tone)."""
@@ -225,13 +250,15 @@ class SpeakerMouth:
         pieces = phrase_pieces(text)
         if not pieces:
             return
-        with ThreadPoolExecutor(max_workers=1) as synthesiser:
-            pending = synthesiser.submit(self.voice.synthesize, pieces[0], slow=slow)
-            for following in [*pieces[1:], None]:
-                samples, rate = pending.result()
-                if following is not None:
-                    pending = synthesiser.submit(self.voice.synthesize, following, slow=slow)
-                self._play(samples, rate)
+        pending = self._synthesiser.submit(self.voice.synthesize, pieces[0], slow=slow)
+        first = True
+        for following in [*pieces[1:], None]:
+            samples, rate = pending.result()
+            if following is not None:
+                pending = self._synthesiser.submit(self.voice.synthesize, following, slow=slow)
+            if first:  # the phrase starts with its first sound; between pieces the voice's pauses stay
+                samples, first = without_leading_silence(samples, rate), False
+            self._play(samples, rate)
         self.clock.sleep(self.settings.pause_s)
 
 

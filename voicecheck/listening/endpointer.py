@@ -59,6 +59,7 @@ class Utterance:
     started_at_s: float = 0.0  # stream time of the first kept sample (pre-roll included)
     last_speech_at_s: float = 0.0  # stream time of the end of the last speech frame
     ended_at_s: float = 0.0  # stream time when the end was decided
+    ended_early: bool = False  # ended in a short pause because the words were a complete answer
 
 
 def default_detector():
@@ -93,6 +94,11 @@ class Endpointer:
         self.last_speech_at_s = 0.0
         self.speech_s = 0.0
         self.silence_s = 0.0
+        self.pause_started_at_s = 0.0  # stream time when the current silence began (marks one pause)
+        # More silence needed, set from outside while the words say the answer is going on
+        # (voicecheck.listening.early_end): 「えっと……」 is not the end of an answer.
+        self.extra_silence_s = 0.0
+        self.ended_early = False  # ended by `end_now` (the answer was already complete)
         self.truncated = False
 
     @property
@@ -137,8 +143,10 @@ class Endpointer:
         elif voiced:
             pass  # a lone voiced frame neither ends a silence nor lengthens it: speech may be resuming
         else:
+            if self.silence_s == 0.0:
+                self.pause_started_at_s = self.elapsed_s
             self.silence_s += self.frame_s
-        needed = (
+        needed = self.extra_silence_s + (
             self.config.end_silence_after_short_s
             if self.speech_s < self.config.short_speech_s
             else self.config.end_silence_s
@@ -149,6 +157,12 @@ class Endpointer:
             self._end()
             self.truncated = True
         return [frame]
+
+    def end_now(self) -> None:
+        """End the answer at once (in a pause, when its words are already a complete answer)."""
+        if self.state == self.SPEAKING:
+            self.ended_early = True
+            self._end()
 
     def _end(self) -> None:
         self.state = self.ENDED
@@ -172,6 +186,7 @@ class Endpointer:
             started_at_s=round(self.origin_s + (self.started_at_s if ended else self.elapsed_s), 3),
             last_speech_at_s=round(self.origin_s + self.last_speech_at_s, 3),
             ended_at_s=round(self.origin_s + self.elapsed_s, 3),
+            ended_early=self.ended_early,
         )
 
 
@@ -180,17 +195,22 @@ def capture_utterance(
     config: EndpointConfig,
     on_answer_frame: Callable[[np.ndarray], None] | None = None,
     vad=None,
+    after_frame: Callable[[Endpointer], None] | None = None,
 ) -> Utterance:
     """Run frames through an Endpointer until the answer ends, the timeout passes or frames run out.
 
     `on_answer_frame` receives every frame that belongs to the answer as soon as it is known,
-    so a streaming recogniser decodes while the person is still speaking.
+    so a streaming recogniser decodes while the person is still speaking. `after_frame` sees the
+    endpointer after every frame and may end the answer early or make it wait longer
+    (voicecheck.listening.early_end).
     """
     endpointer = Endpointer(config, vad)
     for frame in frames:
         for kept in endpointer.feed(frame):
             if on_answer_frame is not None:
                 on_answer_frame(kept)
+        if after_frame is not None:
+            after_frame(endpointer)
         if endpointer.done:
             break
     return endpointer.finish()

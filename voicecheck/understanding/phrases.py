@@ -134,6 +134,7 @@ class AnswerPhrases:
     frequency: FrequencyRules
     caution: Caution
     catch_all: CatchAll
+    continuing: tuple[str, ...] = ()  # words after which an answer is not over (あと, それから): [turn_end]
 
 
 def _number(file: str, key: str, value: Any, low: float, high: float) -> float:
@@ -275,7 +276,7 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
     """Read and check `answers.toml`; raise ContentError naming the file and key on any problem."""
     t = read_toml(Path(prompts_dir) / ANSWERS_FILE)
     t.no_unknown_keys({"fillers", "neutral", "negation", "corrections", "commands", "yes_no", "questions",
-                       "multi", "order", "age", "frequency", "caution", "catch_all"})
+                       "multi", "order", "age", "frequency", "caution", "catch_all", "turn_end"})
     neutral = t.table("neutral")
     neutral.no_unknown_keys({"words", "politeness", "endings"})
     commands = t.table("commands")
@@ -303,4 +304,5 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         frequency=_frequency(t.table("frequency"), content),
         caution=_caution(t.table("caution"), content),
         catch_all=_catch_all(t.table("catch_all"), content),
+        continuing=t.table("turn_end").texts("continuing"),
     )

@@ -49,11 +49,14 @@ MAX_PIECE_CHARS = 24  # a first piece this short is synthesised in well under 10
 
 
 def phrase_pieces(text: str) -> list[str]:
-    """A phrase split where a speaker would breathe: after each sentence, and at commas inside
-    long sentences, so the first sound can start while the rest is still being synthesised."""
+    """A phrase split where a speaker would breathe: after each sentence, and at commas (or
+    between quoted answers) inside long sentences, so the first sound can start while the rest
+    is still being synthesised."""
     pieces: list[str] = []
     for sentence in re.findall(r"[^。！？!?]+[。！？!?]*", text.strip()):
-        clauses = re.findall(r"[^、，,]+[、，,]*", sentence)
+        # A read-back of several answers (「『階段…とき』と『椅子…とき』ですね。」) has no comma: it
+        # may also break after each 」と, where a speaker pauses anyway.
+        clauses = re.findall(r".+?(?:[、，,]+|」と(?=「)|$)", sentence)
         current = ""
         for clause in clauses:
             if current and len(current) + len(clause) > MAX_PIECE_CHARS:
@@ -63,6 +66,20 @@ def phrase_pieces(text: str) -> list[str]:
         if current.strip():
             pieces.append(current)
     return [p.strip() for p in pieces if p.strip()] or ([text] if text.strip() else [])
+
+
+def without_leading_silence(samples: np.ndarray, rate: int, keep_s: float = 0.04) -> np.ndarray:
+    """The samples from just before the first sound: Open JTalk starts every phrase with 0.3–0.4 s
+    of silence, which would add that much to every reply (the pauses between phrases are
+    `pause_s` and each phrase's own trailing silence)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.size == 0:
+        return samples
+    peak = float(np.max(np.abs(samples)))
+    if peak <= 0.0:
+        return samples
+    first = int(np.argmax(np.abs(samples) > peak * 0.01))  # 40 dB under the peak: the softest onset
+    return samples[max(0, first - int(keep_s * rate)):]
 
 
 class CachedVoice:

@@ -1,0 +1,204 @@
+"""Finding the end of an answer from its words: heard in its pauses, a complete answer is replied to
+after a short pause, an answer still going on (「えっと……」「階段と……」) is waited for, and a
+hearing is reused rather than decoded twice. The words' rules use the real matcher; the sound is
+synthetic (a tone is speech, zeros are silence) so every frame's fate is known."""
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import Future
+
+import numpy as np
+import pytest
+
+from voicecheck.interfaces import Heard, ListenContext
+from voicecheck.listening.early_end import EarlyEndConfig, EarlyHearing
+from voicecheck.listening.endpointer import EndpointConfig, Endpointer, capture_utterance
+from voicecheck.listening.frames import FRAME_S, frames_of
+from voicecheck.settings import Settings
+from voicecheck.speech_io import MicrophoneEars
+from voicecheck.understanding.turn_end import COMPLETE, GOING_ON, OPEN
+
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def matcher(content):
+    from voicecheck.matcher import Matcher
+
+    return Matcher(content, this_year=2026)
+
+
+def tone(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def quiet(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), np.float32)
+
+
+class LoudIsSpeech:
+    def is_speech(self, frame: np.ndarray) -> bool:
+        return float(np.max(np.abs(frame))) > 0.1
+
+
+class AtOnce:
+    """A worker that runs each job as it is given (the tests need no thread timing)."""
+
+    def submit(self, fn, *args):
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+class Script:
+    """Hears the n-th stretch of speech so far as texts[n - 1]; counts its calls."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts, self.calls = texts, []
+
+    def __call__(self, samples: np.ndarray) -> Heard:
+        frames = samples[: len(samples) // 480 * 480].reshape(-1, 480)
+        voiced = np.abs(frames).max(axis=1) > 0.1
+        parts = int(voiced[0]) + int(np.count_nonzero(np.diff(voiced.astype(np.int8)) == 1))
+        self.calls.append(len(samples) / RATE)
+        return Heard(text=self.texts[min(parts, len(self.texts)) - 1])
+
+
+def run(audio: np.ndarray, hear, judge, config: EarlyEndConfig = EarlyEndConfig(),
+        endpoint: EndpointConfig = EndpointConfig()):
+    early = EarlyHearing(hear, judge, AtOnce(), config)
+    utterance = capture_utterance(frames_of(audio), endpoint, vad=LoudIsSpeech(), after_frame=early.step)
+    return utterance, early
+
+
+def said_for(seconds: float, utterance) -> float:
+    """Silence between the end of the speech and the decided end."""
+    return utterance.ended_at_s - seconds
+
+
+def test_a_complete_answer_ends_after_a_short_pause_and_is_not_decoded_again(matcher):
+    audio = np.concatenate([quiet(0.5), tone(1.2), quiet(5.0)])
+    hear = Script("いいえ、ありません。")
+    utterance, early = run(audio, hear, lambda heard: matcher.turn_end("swelling", heard))
+    assert utterance.ended_early and not utterance.timed_out
+    assert 0.55 <= said_for(1.7, utterance) <= 0.7  # complete_after_s, not end_silence_s (1.3 s)
+    assert early.heard().text == "いいえ、ありません。" and len(hear.calls) == 1
+
+
+def test_only_a_filler_so_far_waits_longer_than_the_usual_pause(matcher):
+    # 「えっと」, 1.6 s of thought (longer than end_silence_s), then the answer.
+    audio = np.concatenate([quiet(0.5), tone(0.5), quiet(1.6), tone(1.0), quiet(5.0)])
+    hear = Script("えっと", "えっと、週に一回です。")
+    utterance, early = run(audio, hear, lambda heard: matcher.turn_end("frequency", heard))
+    assert utterance.ended_at_s > 3.6  # both parts are in the answer
+    assert early.heard().text == "えっと、週に一回です。"
+
+
+def test_a_pause_after_a_linking_particle_is_not_the_end(matcher):
+    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(1.5), tone(1.0), quiet(5.0)])
+    hear = Script("下りの階段と", "下りの階段と、立ち上がるときです。")
+    utterance, early = run(audio, hear, lambda heard: matcher.turn_end("situations", heard))
+    assert utterance.ended_at_s > 4.0 and not utterance.ended_early
+    assert early.heard().text.endswith("立ち上がるときです。")
+
+
+def test_without_a_judge_the_usual_pause_ends_the_answer_and_the_hearing_is_reused():
+    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(5.0)])
+    hear = Script("はい")
+    utterance, early = run(audio, hear, None)
+    assert not utterance.ended_early and 1.25 <= said_for(1.5, utterance) <= 1.4
+    assert early.heard().text == "はい" and len(hear.calls) == 1
+
+
+def test_the_setting_off_keeps_the_usual_pause_for_complete_answers(matcher):
+    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(5.0)])
+    utterance, early = run(audio, Script("はい、あります。"), lambda heard: matcher.turn_end("swelling", heard),
+                           EarlyEndConfig(end_when_complete=False))
+    assert not utterance.ended_early and said_for(1.5, utterance) >= 1.25
+    assert early.heard().text == "はい、あります。"
+
+
+def test_speech_after_a_hearing_makes_it_outdated():
+    # A short pause (heard as OPEN), then more speech and a long pause with the endpointer's own end.
+    audio = np.concatenate([quiet(0.5), tone(0.8), quiet(0.5), tone(0.8), quiet(5.0)])
+    hear = Script("階段", "階段を下りるとき")
+    utterance, early = run(audio, hear, lambda heard: OPEN)
+    assert early.heard().text == "階段を下りるとき"  # the hearing of the whole answer, not of its first part
+    assert len(hear.calls) == 2
+
+
+def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
+    # 「大丈夫です」 depends on the context: read back, so the person gets the full pause to go on.
+    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(5.0)])
+    utterance, _ = run(audio, Script("大丈夫です。"), lambda heard: matcher.turn_end("swelling", heard))
+    assert not utterance.ended_early
+
+
+@pytest.mark.parametrize("question, text, verdict", [
+    ("swelling", "いいえ、腫れていません。", COMPLETE),
+    ("near_fall", "はい", COMPLETE),
+    ("frequency", "週に一回くらいです", COMPLETE),
+    ("age_50_plus", "昭和18年生まれです", COMPLETE),
+    ("near_fall", "もう一回お願いします", COMPLETE),
+    ("yes_no", "はい、そうです", COMPLETE),
+    ("swelling", "えっと", GOING_ON),
+    ("swelling", "うーん、", GOING_ON),
+    ("swelling", "腫れてはいないけど", GOING_ON),
+    ("near_fall", "はい、あと", GOING_ON),
+    ("situations", "えっと、下りの階段と", GOING_ON),
+    ("getting_worse", "前より", GOING_ON),
+    ("swelling", "腫れてない、えーと", GOING_ON),
+    ("situations", "階段を下りるときです", OPEN),  # several answers may follow: the full pause
+    ("since_when", "半年前です", OPEN),  # free text: the full pause
+    ("swelling", "大丈夫です", OPEN),  # read back, not accepted
+    ("swelling", "腫れてるかもしれない", OPEN),  # a guess: read back
+    ("safety_now", "", OPEN),
+])
+def test_what_the_words_say_about_the_end(matcher, question, text, verdict):
+    assert matcher.turn_end(question, Heard(text=text)) == verdict
+
+
+class ScriptRecognizer:
+    """A recogniser for MicrophoneEars: hears every clip as one text; counts decodes."""
+
+    name = "script"
+
+    def __init__(self, text: str) -> None:
+        self.text, self.decodes = text, 0
+
+    def transcribe(self, samples, context) -> Heard:
+        self.decodes += 1
+        return Heard(text=self.text, timings={"recognition": 0.01})
+
+    def start(self, context):
+        recognizer = self
+
+        class Stream:
+            def accept(self, samples):
+                pass
+
+            def finish(self):
+                return recognizer.transcribe(None, context)
+
+        return Stream()
+
+
+def test_microphone_ears_reply_soon_to_a_complete_answer(matcher):
+    """The product's ears with the conversation's judge: decoded once, in the pause, ended early."""
+    audio = np.concatenate([quiet(1.0), tone(1.2), quiet(8.0)])
+
+    @contextlib.contextmanager
+    def microphone():
+        yield frames_of(audio)
+
+    recognizer = ScriptRecognizer("いいえ、腫れていません。")
+    ears = MicrophoneEars(Settings(turn_tone=False), recognizer, open_frames=microphone)
+    ears.detector = LoudIsSpeech()
+    context = ListenContext("swelling", matcher.phrases("swelling"),
+                            judge=lambda heard: matcher.turn_end("swelling", heard))
+    heard = ears.listen(context)
+    assert heard.text == "いいえ、腫れていません。" and recognizer.decodes == 1
+    # Frames come faster than real time here, so the early end depends on the worker thread's
+    # speed; either way the answer is decoded once and never cut before the pause.
+    assert heard.timings["endpoint"] >= EarlyEndConfig().complete_after_s - FRAME_S

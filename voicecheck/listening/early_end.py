@@ -1,0 +1,114 @@
+"""Hearing an answer in its pauses, so the device replies quickly and never cuts a person short.
+
+Waiting out `end_silence_s` (1.3 s) and only then decoding made every reply come 2–3 s after
+the person stopped. Instead, as soon as a pause begins, what was said so far is decoded on a
+worker thread while the microphone keeps listening, and the words are judged
+(voicecheck.understanding.turn_end):
+
+- a finished sentence that already answers the question clearly ends the turn after a short
+  pause (`complete_after_s`), when the setting `end_when_complete` is on;
+- only a filler so far, or words that stop on 「と」「で」「けど」「あと」, make the turn wait
+  `going_on_extra_s` longer (「えっと……下りの階段と……立ち上がるとき」);
+- anything else waits the usual `end_silence_s`.
+
+When the person speaks again, the hearing is dropped and a new one starts at the next pause.
+When the turn ends with no speech since the last hearing, that hearing is the answer: nothing is
+decoded twice.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from voicecheck.interfaces import Heard
+from voicecheck.understanding.turn_end import COMPLETE, GOING_ON
+
+Hear = Callable[[np.ndarray], Heard]
+Judge = Callable[[Heard], str]
+
+
+@dataclass(frozen=True)
+class EarlyEndConfig:
+    listen_after_s: float = 0.3  # a pause this long: hear what has been said so far
+    complete_after_s: float = 0.6  # a complete answer ends the turn after this much silence
+    going_on_extra_s: float = 1.2  # an answer that is not over waits this much longer
+    end_when_complete: bool = True  # False: never end before `end_silence_s` (setting end_when_complete)
+
+
+@dataclass
+class _Hearing:
+    pause: float  # the endpointer's pause_started_at_s when the audio was taken
+    future: Future  # → (Heard, verdict)
+
+
+class EarlyHearing:
+    """Watches one answer's endpointer (`step` after every frame); `heard()` at the end gives the
+    hearing of exactly the audio of the answer, when one was made in its last pause."""
+
+    def __init__(self, hear: Hear, judge: Judge | None, worker: ThreadPoolExecutor,
+                 config: EarlyEndConfig = EarlyEndConfig()) -> None:
+        self._hear, self._judge, self._worker, self.config = hear, judge, worker, config
+        self._running: _Hearing | None = None
+        self._latest: tuple[float, Heard, str] | None = None  # (pause, heard, verdict)
+        self._final_pause: float | None = None
+        self.hearings = 0  # decodes started, for the timings
+
+    def _hear_and_judge(self, samples: np.ndarray) -> tuple[Heard, str]:
+        heard = self._hear(samples)
+        verdict = self._judge(heard) if self._judge is not None and not heard.timed_out else ""
+        return heard, verdict
+
+    def step(self, endpointer) -> None:
+        if endpointer.state == endpointer.ENDED:
+            self._final_pause = endpointer.pause_started_at_s if endpointer.silence_s > 0 else None
+            return
+        if endpointer.state != endpointer.SPEAKING:
+            return
+        running = self._running
+        if running is not None and running.future.done():
+            self._running = None
+            try:
+                heard, verdict = running.future.result()
+            except Exception:  # noqa: BLE001 - a failed early hearing only means no shortcut
+                heard, verdict = None, ""
+            if heard is not None:
+                self._latest = (running.pause, heard, verdict)
+        in_pause = endpointer.silence_s > 0
+        pause = endpointer.pause_started_at_s
+        current = self._latest is not None and in_pause and self._latest[0] == pause
+        if current:
+            verdict = self._latest[2]
+            endpointer.extra_silence_s = self.config.going_on_extra_s if verdict == GOING_ON else 0.0
+            if (verdict == COMPLETE and self.config.end_when_complete
+                    and endpointer.silence_s >= self.config.complete_after_s - 1e-9):
+                endpointer.end_now()
+                self._final_pause = pause
+                return
+        else:
+            endpointer.extra_silence_s = 0.0
+        if (not current and self._running is None and in_pause
+                and endpointer.silence_s >= self.config.listen_after_s - 1e-9):
+            samples = np.concatenate(endpointer.kept) if endpointer.kept else np.zeros(0, np.float32)
+            self._running = _Hearing(pause, self._worker.submit(self._hear_and_judge, samples))
+            self.hearings += 1
+
+    def heard(self) -> Heard | None:
+        """The hearing made in the answer's last pause, waiting for it if it is still being decoded;
+        None when the person spoke after it (or none was made): then decode the whole answer."""
+        if self._final_pause is None:
+            return None
+        running = self._running
+        if running is not None and running.pause == self._final_pause:
+            try:
+                heard, _ = running.future.result()
+            except Exception:  # noqa: BLE001
+                return None
+            return heard
+        if running is not None:
+            running.future.exception()  # an outdated hearing: let it finish before the real one
+        if self._latest is not None and self._latest[0] == self._final_pause:
+            return self._latest[1]
+        return None

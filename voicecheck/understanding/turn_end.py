@@ -1,0 +1,73 @@
+"""Whether what has been heard so far ends the answer: the words' side of finding the end of a turn.
+
+The microphone side (voicecheck.listening.early_end) hears the answer in its first pause and asks
+here what the words say:
+
+- COMPLETE: a finished sentence that already answers the question clearly (the matcher accepts
+  it) — the device may reply after a short pause instead of the full `end_silence_s`;
+- GOING_ON: only fillers so far (「えっと……」), or the words stop on a particle or a linking word
+  (「階段を下りるときと……」「はい、あと……」) — the person is still answering: wait longer;
+- OPEN: anything else — wait the usual `end_silence_s`.
+
+Only questions where one answer is the whole answer end early: a multiple-choice question
+(「階段を下りるとき……立ち上がるとき」) and a free-text one always get the full wait.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from voicecheck.reading import Token, analyse, normalise
+
+COMPLETE, GOING_ON, OPEN = "complete", "going_on", "open"
+
+# Particles after which a Japanese sentence cannot stop (と, で, を, は, けど, て …). Sentence-final
+# particles (か, な, ね, よ) and the adverbial ones of an amount (くらい, だけ) can.
+_LINKING_PARTICLES = frozenset({"格助詞", "並立助詞", "接続助詞", "係助詞", "連体化"})
+_FINAL_KINDS = ("終助詞", "副助詞")
+# Kinds of question whose answer is one thing, so that a clear, finished answer is all of it.
+QUICK_KINDS = frozenset({"yes_no", "single"})
+
+
+class HeardLike(Protocol):
+    text: str
+
+
+def words_continue(tokens: Sequence[Token], continuing: frozenset[str]) -> bool:
+    """True when the words so far stop where a sentence cannot end: on a comma, on a linking
+    particle (「ときと」「下りて」「ありますが」) or on a linking word (あと, それから, でも)."""
+    if not tokens:
+        return True
+    last = tokens[-1]
+    if last.is_boundary:
+        return last.surface in ("、", ",", "，")  # 「。」「？」 end a sentence
+    if last.pos == "接続詞" or normalise(last.surface) in continuing or last.base in continuing:
+        return True
+    if last.pos == "助詞":
+        return last.pos1 in _LINKING_PARTICLES and not any(kind in last.pos1 for kind in _FINAL_KINDS)
+    return False
+
+
+def how_it_ends(text: str, fillers, continuing: frozenset[str]) -> str:
+    """GOING_ON when the words so far cannot be a whole answer, else OPEN (the words' part alone)."""
+    all_tokens = analyse(normalise(text))
+    words = fillers.remove(all_tokens)
+    if not any(not t.is_boundary and t.reading for t in words):
+        return GOING_ON  # nothing but 「えっと」「うーん」: the answer has not begun
+    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，", "。", "？", "?")]
+    # A filler at the very end (「階段のとき、えーと」) means more is coming.
+    if last_said and not last_said[-1].is_boundary and not any(t is last_said[-1] for t in words):
+        return GOING_ON
+    return GOING_ON if words_continue(last_said, continuing) else OPEN
+
+
+def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
+    """COMPLETE, GOING_ON or OPEN for the answer heard so far at `question_id` (see the module doc)."""
+    text = (heard.text or "").strip()
+    if not text:
+        return OPEN  # nothing recognised (a cough, the TV): the endpointer decides alone
+    shape = how_it_ends(text, matcher.fillers, matcher.continuing_words)
+    if shape == GOING_ON or kind not in QUICK_KINDS:
+        return shape
+    match = matcher.understand(question_id, heard)
+    return COMPLETE if match.decision == "accept" else OPEN
