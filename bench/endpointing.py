@@ -19,6 +19,10 @@ Measured per condition:
   start missed         answers whose first sound is not in the audio handed to the recogniser
   false start          a "start" on the TV alone, before the person said anything
 
+The last table adds the words' side (voicecheck.listening.early_end): Whisper base hears the answer
+in its pauses and the matcher says whether it is complete (end after 0.6 s), still going on
+(「えっと」, a trailing と: wait 1.2 s more) or neither; `--no-words` leaves it out.
+
 Sets: the answers of tests/data/other_voices (Kokoro voices jf_alpha and jm_kumo, not the
 product's voice) are the reported set; the Open JTalk corpus (bench/out/corpus, the product's
 own voice in four variants) was used to tune the thresholds and is shown apart (`--set tuning`).
@@ -339,7 +343,7 @@ def table(rows: list[Row], n: int) -> list[str]:
 
 def words_table(rows: list[Row], n: int) -> list[str]:
     lines = ["| condition | end wait p50 / p95 | end found within 1.5 s | cut at the 30 s cap | "
-             "cut in a pause: after a complete sentence / other | ended early (0.6 s pause) |",
+             "cut in a pause: after a complete sentence / other | ended early (complete, after 0.8 s) |",
              "|---|---|---|---|---|---|"]
     for row in rows:
         after_complete = sum(1 for o in row.outcomes if o.cut_in_pause and o.ended_early)

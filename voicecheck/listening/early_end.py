@@ -33,7 +33,7 @@ Judge = Callable[[Heard], str]
 @dataclass(frozen=True)
 class EarlyEndConfig:
     listen_after_s: float = 0.3  # a pause this long: hear what has been said so far
-    complete_after_s: float = 0.6  # a complete answer ends the turn after this much silence
+    complete_after_s: float = 0.8  # a complete answer ends the turn after this much silence
     going_on_extra_s: float = 1.2  # an answer that is not over waits this much longer
     end_when_complete: bool = True  # False: never end before `end_silence_s` (setting end_when_complete)
 

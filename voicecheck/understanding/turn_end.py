@@ -35,12 +35,13 @@ class HeardLike(Protocol):
 
 def words_continue(tokens: Sequence[Token], continuing: frozenset[str]) -> bool:
     """True when the words so far stop where a sentence cannot end: on a comma, on a linking
-    particle (「ときと」「下りて」「ありますが」) or on a linking word (あと, それから, でも)."""
+    particle (「ときと」「下りて」「ありますが」) or on a linking word (あと, それから, でも).
+    `tokens`: the words with commas, without full stops."""
     if not tokens:
         return True
     last = tokens[-1]
     if last.is_boundary:
-        return last.surface in ("、", ",", "，")  # 「。」「？」 end a sentence
+        return True  # a comma (full stops are left out by the caller)
     if last.pos == "接続詞" or normalise(last.surface) in continuing or last.base in continuing:
         return True
     if last.pos == "助詞":
@@ -54,7 +55,9 @@ def how_it_ends(text: str, fillers, continuing: frozenset[str]) -> str:
     words = fillers.remove(all_tokens)
     if not any(not t.is_boundary and t.reading for t in words):
         return GOING_ON  # nothing but 「えっと」「うーん」: the answer has not begun
-    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，", "。", "？", "?")]
+    # The recogniser ends every hearing with 「。」 whether or not the sentence is over
+    # (「階段を下りるときと。」), so a final full stop says nothing; a final comma does.
+    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
     # A filler at the very end (「階段のとき、えーと」) means more is coming.
     if last_said and not last_said[-1].is_boundary and not any(t is last_said[-1] for t in words):
         return GOING_ON
