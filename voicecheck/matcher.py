@@ -46,8 +46,8 @@ from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
 from voicecheck.understanding.sound_alikes import SoundAlikes, misheard_reply_lead
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
-from voicecheck.understanding.whole_answers import WholeAnswers
 from voicecheck.understanding.turn_end import turn_end
+from voicecheck.understanding.whole_answers import WholeAnswers
 
 __all__ = ["YES_NO", "UNKNOWN", "Decision", "Match", "Matcher", "match_table", "spoken_number"]
 

@@ -28,7 +28,7 @@ from voicecheck.audio import (
     write_wav,
 )
 from voicecheck.interfaces import Clock, Heard, ListenContext, RealClock
-from voicecheck.listening.early_end import EarlyEndConfig, EarlyHearing
+from voicecheck.listening.early_end import PauseHearings
 from voicecheck.recognizers.base import Recognizer
 from voicecheck.voices.base import Voice, phrase_pieces, without_leading_silence
 
@@ -76,37 +76,29 @@ class MicrophoneEars:
         if open_frames is None:
             find_device(settings.microphone, "input")  # fail now, clearly, rather than at the first question
         self.turn = 0
-        # Answers are heard in their pauses on this thread while the microphone keeps listening
-        # (voicecheck.listening.early_end).
-        self._hearing_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecheck-hearing")
-        self._early_config = EarlyEndConfig(end_when_complete=bool(getattr(settings, "end_when_complete", True)))
+        # Answers are heard in their pauses while the microphone keeps listening.
+        self._hearings = PauseHearings(settings)
 
     def listen(self, context: ListenContext) -> Heard:
         self.turn += 1
         config = endpoint_config(self.settings, context.timeout_s)
         stream = self.recognizer.start(context)
-        with self._open_frames() as microphone:
-            frames = microphone
+        with self._open_frames() as frames:
             # The tone sounds once the microphone delivers sound, not merely once it is open: through
             # ALSA → PulseAudio the first frame of a session came 1.4 s after opening, and a quick
             # answer right after the tone lost its start (「いいえ」 heard as 「いえ」).
             if self._tone is not None and getattr(self.settings, "turn_tone", False):
                 frames = _after_first_frame(frames, self._tone)
-            early = EarlyHearing(lambda samples: self.recognizer.transcribe(samples, context), context.judge,
-                                 self._hearing_worker, self._early_config)
+            early = self._hearings.for_turn(self.recognizer, context)
             utterance = capture_utterance(frames, config, on_answer_frame=stream.accept, vad=self.detector,
                                           after_frame=early.step)
-            # How far the judging ran behind the microphone when the answer ended (a busy machine).
-            captured = getattr(microphone, "captured_s", None)
-            behind = max(0.0, captured - utterance.ended_at_s) if isinstance(captured, float) else None
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
             return Heard(text="", timed_out=True, timings=timings)
         heard = early.heard() or stream.finish()
         timings.update(heard.timings)
         timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s,
-                        "early_end": 1.0 if utterance.ended_early else 0.0, "hearings": float(early.hearings),
-                        **({"behind": round(behind, 3)} if behind is not None else {})})
+                        "early_end": 1.0 if utterance.ended_early else 0.0, "hearings": float(early.hearings)})
         source = None
         if self.audio_dir is not None:
             name = f"{self.turn:03d}-{context.question_id or 'answer'}.wav"

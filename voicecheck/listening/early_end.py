@@ -43,6 +43,13 @@ class _Hearing:
     pause: float  # the endpointer's pause_started_at_s when the audio was taken
     future: Future  # → (Heard, verdict)
 
+    def outcome(self) -> tuple[Heard, str] | None:
+        """(heard, verdict), waiting for it; None when the hearing failed (no shortcut then)."""
+        try:
+            return self.future.result()
+        except Exception:  # noqa: BLE001 - the whole answer is decoded again at the end
+            return None
+
 
 class EarlyHearing:
     """Watches one answer's endpointer (`step` after every frame); `heard()` at the end gives the
@@ -70,12 +77,9 @@ class EarlyHearing:
         running = self._running
         if running is not None and running.future.done():
             self._running = None
-            try:
-                heard, verdict = running.future.result()
-            except Exception:  # noqa: BLE001 - a failed early hearing only means no shortcut
-                heard, verdict = None, ""
-            if heard is not None:
-                self._latest = (running.pause, heard, verdict)
+            outcome = running.outcome()
+            if outcome is not None:
+                self._latest = (running.pause, *outcome)
         in_pause = endpointer.silence_s > 0
         pause = endpointer.pause_started_at_s
         current = self._latest is not None and in_pause and self._latest[0] == pause
@@ -101,14 +105,24 @@ class EarlyHearing:
         if self._final_pause is None:
             return None
         running = self._running
-        if running is not None and running.pause == self._final_pause:
-            try:
-                heard, _ = running.future.result()
-            except Exception:  # noqa: BLE001
-                return None
-            return heard
         if running is not None:
-            running.future.exception()  # an outdated hearing: let it finish before the real one
+            outcome = running.outcome()  # an outdated one must finish before the real decode anyway
+            if running.pause == self._final_pause:
+                return outcome[0] if outcome is not None else None
         if self._latest is not None and self._latest[0] == self._final_pause:
             return self._latest[1]
         return None
+
+
+class PauseHearings:
+    """One listener's hearings in pauses (a microphone's, a room's): one worker thread for all its
+    turns, the settings' `end_when_complete`, and a fresh `EarlyHearing` for each turn."""
+
+    def __init__(self, settings, name: str = "voicecheck-hearing") -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.config = EarlyEndConfig(end_when_complete=bool(getattr(settings, "end_when_complete", True)))
+
+    def for_turn(self, recognizer, context) -> EarlyHearing:
+        """Hearings of this turn's answer by `recognizer`, judged by `context.judge`."""
+        return EarlyHearing(lambda samples: recognizer.transcribe(samples, context), context.judge,
+                            self._worker, self.config)

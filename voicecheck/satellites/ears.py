@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from voicecheck.audio import FRAME_SAMPLES, write_wav
 from voicecheck.interfaces import Heard, ListenContext
-from voicecheck.listening.early_end import EarlyEndConfig, EarlyHearing
+from voicecheck.listening.early_end import PauseHearings
 from voicecheck.listening.endpointer import capture_utterance
 from voicecheck.recognizers.base import RecognizerError
 from voicecheck.satellites.channel import FRAME_S, RoomChannel, ServerStopping
@@ -48,8 +47,7 @@ class RoomEars:
         self.answer_ends: list[float] = []  # monotonic time each answer was judged finished (bench)
         # The answer is heard in its pauses, as at the microphone (voicecheck.listening.early_end);
         # the hearings go through the same fair recognition queue as every other decode.
-        self._hearing_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"voicecheck-hearing-{channel.name}")
-        self._early_config = EarlyEndConfig(end_when_complete=bool(getattr(settings, "end_when_complete", True)))
+        self._hearings = PauseHearings(settings, f"voicecheck-hearing-{channel.name}")
 
     def frames(self) -> Iterator[np.ndarray]:
         started = time.monotonic()
@@ -69,8 +67,7 @@ class RoomEars:
         self.turn += 1
         self.contexts.append(context)
         config = endpoint_config(self.settings, context.timeout_s)
-        early = EarlyHearing(lambda samples: self.recognizer.transcribe(samples, context), context.judge,
-                             self._hearing_worker, self._early_config)
+        early = self._hearings.for_turn(self.recognizer, context)
         utterance = capture_utterance(self.frames(), config, vad=self.detector, after_frame=early.step)
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
