@@ -15,7 +15,6 @@ from wyoming.event import Event, async_write_event
 
 from voicecheck.audio import FRAME_SAMPLES, SAMPLE_RATE
 from voicecheck.cli import build_parser
-from voicecheck.content import load_content
 from voicecheck.interfaces import Heard, ListenContext
 from voicecheck.satellites.config import SatelliteConfig, serve_config
 from voicecheck.satellites.connection import parse_info
@@ -393,38 +392,3 @@ def test_a_second_server_for_the_same_room_stops_with_a_message(tmp_path):
     asyncio.run(go())
     held.release()
 
-
-def test_a_room_hears_the_answer_in_its_pause_and_decodes_it_once():
-    """The room's ears use the same early hearing as the microphone (voicecheck.listening.early_end)."""
-    from voicecheck.matcher import Matcher
-    from voicecheck.satellites.channel import RoomChannel
-    from voicecheck.satellites.ears import RoomEars
-
-    class LoudIsSpeech:
-        def is_speech(self, frame):
-            return float(np.max(np.abs(frame))) > 0.1
-
-    class Script:
-        name = "script"
-
-        def __init__(self):
-            self.decodes = 0
-
-        def transcribe(self, samples, context):
-            self.decodes += 1
-            return Heard(text="いいえ、腫れていません。")
-
-    matcher = Matcher(load_content(Settings().prompts_dir), this_year=2026)
-    channel = RoomChannel("居間", _Loop())
-    channel.attach(object())
-    generation = channel.open_session()
-    t = np.arange(int(1.2 * 16_000)) / 16_000
-    answer = np.concatenate([np.zeros(8_000), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(3 * 16_000)])
-    channel.push_frames([answer[i:i + 480].astype(np.float32) for i in range(0, len(answer) - 479, 480)])
-    recognizer = Script()
-    ears = RoomEars(channel, recognizer=recognizer, settings=Settings(), generation=generation,
-                    detector=LoudIsSpeech())
-    heard = ears.listen(ListenContext("swelling", matcher.phrases("swelling"),
-                                      judge=lambda h: matcher.turn_end("swelling", h)))
-    assert heard.text == "いいえ、腫れていません。" and recognizer.decodes == 1
-    channel.stop()

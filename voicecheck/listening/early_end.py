@@ -115,11 +115,11 @@ class EarlyHearing:
 
 
 class PauseHearings:
-    """One listener's hearings in pauses (a microphone's, a room's): one worker thread for all its
-    turns, the settings' `end_when_complete`, and a fresh `EarlyHearing` for each turn."""
+    """One listener's hearings in pauses: one worker thread for all its turns, the settings'
+    `end_when_complete`, and a fresh `EarlyHearing` for each turn."""
 
-    def __init__(self, settings, name: str = "voicecheck-hearing") -> None:
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    def __init__(self, settings) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecheck-hearing")
         self.config = EarlyEndConfig(end_when_complete=bool(getattr(settings, "end_when_complete", True)))
 
     def for_turn(self, recognizer, context) -> EarlyHearing:

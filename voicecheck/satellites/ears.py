@@ -19,7 +19,6 @@ import numpy as np
 
 from voicecheck.audio import FRAME_SAMPLES, write_wav
 from voicecheck.interfaces import Heard, ListenContext
-from voicecheck.listening.early_end import PauseHearings
 from voicecheck.listening.endpointer import capture_utterance
 from voicecheck.recognizers.base import RecognizerError
 from voicecheck.satellites.channel import FRAME_S, RoomChannel, ServerStopping
@@ -45,9 +44,6 @@ class RoomEars:
         self.turn = 0
         self.contexts: list[ListenContext] = []  # every turn listened for, in order
         self.answer_ends: list[float] = []  # monotonic time each answer was judged finished (bench)
-        # The answer is heard in its pauses, as at the microphone (voicecheck.listening.early_end);
-        # the hearings go through the same fair recognition queue as every other decode.
-        self._hearings = PauseHearings(settings, f"voicecheck-hearing-{channel.name}")
 
     def frames(self) -> Iterator[np.ndarray]:
         started = time.monotonic()
@@ -67,14 +63,13 @@ class RoomEars:
         self.turn += 1
         self.contexts.append(context)
         config = endpoint_config(self.settings, context.timeout_s)
-        early = self._hearings.for_turn(self.recognizer, context)
-        utterance = capture_utterance(self.frames(), config, vad=self.detector, after_frame=early.step)
+        utterance = capture_utterance(self.frames(), config, vad=self.detector)
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
             return Heard(text="", timed_out=True, timings=timings)
         self.answer_ends.append(time.monotonic())
         try:
-            heard = early.heard() or self.recognizer.transcribe(utterance.samples, context)
+            heard = self.recognizer.transcribe(utterance.samples, context)
         except RecognizerError:
             if self.channel.stopping:  # the shared recogniser was closed because serve is stopping
                 raise ServerStopping from None
