@@ -266,3 +266,32 @@ def test_the_reply_to_each_question_is_prepared_while_the_person_answers(content
     assert content.say("acknowledged_option", label=content.question("frequency").option("daily").label) in frequency
     # the acknowledgement actually said after 「いいえ」 is the one prepared
     assert content.say("acknowledged_option", label=content.say("no_label")) in mouth.said
+
+
+class ForeseeingEars(ScriptedEars):
+    """Hears each answer in its last pause first (tells `context.foresee`), as the microphone does."""
+
+    def listen(self, context: ListenContext) -> Heard | None:
+        heard = super().listen(context)
+        if heard is not None and context.foresee is not None:
+            context.foresee(heard)
+        return heard
+
+
+def test_the_reply_to_an_answer_heard_in_its_pause_is_made_before_the_turn_ends(content):
+    # accepted, read back ("?" = a doubtful match), not understood, then understood; a command
+    answers = ["no", "?flat_walking", "yes", "blah", "daily", "!repeat", "no"]
+    ears, mouth, events = ForeseeingEars(answers), PreparingMouth(), []
+    q = Questionnaire(Talk(content, IdMatcher(content), ears, mouth, events.append), save=lambda p: None)
+    q.run(Progress())
+    foreseen = [(at, texts[0]) for at, texts in mouth.prepared if len(texts) == 1]
+    flat = content.question("situations").option("flat_walking").label
+    assert [text for _, text in foreseen] == [
+        content.say("acknowledged_option", label=content.say("no_label")),
+        content.say("confirm_option", label=flat),
+        content.say("not_understood"),
+        content.say("acknowledged_option", label=content.question("frequency").option("daily").label),
+        content.say("acknowledged_option", label=content.say("no_label")),  # after the repeated question
+    ]  # the 「はい」 to the read-back and the command are foreseen by nobody: their replies vary
+    for at, text in foreseen:
+        assert mouth.said[at] == text  # each one is exactly what the device said next

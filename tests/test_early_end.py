@@ -104,6 +104,27 @@ def test_a_pause_after_a_linking_particle_is_not_the_end(matcher):
     assert early.heard().text.endswith("立ち上がるときです。")
 
 
+def test_the_reply_is_foreseen_from_pauses_that_may_end_the_answer_not_from_unfinished_ones(matcher):
+    # 「下りの階段と」 (going on: no reply yet), then the whole answer (it may end here: foreseen)
+    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(1.5), tone(1.0), quiet(5.0)])
+    foreseen: list[str] = []
+    early = EarlyHearing(Script("下りの階段と", "下りの階段と、立ち上がるときです。"),
+                         lambda heard: matcher.turn_end("situations", heard), AtOnce(),
+                         foresee=lambda heard: foreseen.append(heard.text))
+    capture_utterance(frames_of(audio), EndpointConfig(), vad=LoudIsSpeech(), after_frame=early.step)
+    assert foreseen == ["下りの階段と、立ち上がるときです。"]
+
+
+def test_a_failing_foresight_changes_nothing():
+    def broken(heard):
+        raise RuntimeError("the voice is gone")
+
+    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(5.0)])
+    early = EarlyHearing(Script("はい"), None, AtOnce(), foresee=broken)
+    capture_utterance(frames_of(audio), EndpointConfig(), vad=LoudIsSpeech(), after_frame=early.step)
+    assert early.heard().text == "はい"
+
+
 def test_without_a_judge_the_usual_pause_ends_the_answer_and_the_hearing_is_reused():
     audio = np.concatenate([quiet(0.5), tone(1.0), quiet(5.0)])
     hear = Script("はい")

@@ -113,13 +113,16 @@ class Talk:
         if prepare is not None:
             prepare(texts)
 
-    def listen(self, question_id: str, asked: str | None = None) -> Heard:
+    def listen(self, question_id: str, asked: str | None = None,
+               foresee: Callable[[Heard], None] | None = None) -> Heard:
         """The next answer. `asked` is what it answers (default: the last thing said); the
-        recogniser reads it as the text before the answer."""
+        recogniser reads it as the text before the answer. `foresee` is told what was heard in a
+        pause that may end the answer (ListenContext.foresee)."""
         turn_end = getattr(self.matcher, "turn_end", None)
         context = ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s,
                                 self.last_said if asked is None else asked,
-                                judge=(lambda heard: turn_end(question_id, heard)) if turn_end else None)
+                                judge=(lambda heard: turn_end(question_id, heard)) if turn_end else None,
+                                foresee=foresee)
         heard = self.ears.listen(context)
         if heard is None:
             self.log({"type": "input_ended", "question": question_id})
@@ -228,6 +231,44 @@ class Questionnaire:
         values = ("yes", "no") if question.kind == "yes_no" else question.option_ids
         return [self.content.say("acknowledged_option", label=self._label(question, v)) for v in values]
 
+    def _foresee(self, question: Question) -> Callable[[Heard], None]:
+        """Makes the reply to an answer heard in a pause ready before the turn ends (runs on the
+        listener's worker thread while the main thread waits in `listen`)."""
+        def prepare_reply(heard: Heard) -> None:
+            reply = self._reply_to(question, self.talk.matcher.understand(question.id, heard), heard.text.strip())
+            if reply is not None:
+                self.talk.prepare([reply])
+        return prepare_reply
+
+    def _reply_to(self, question: Question, match: MatchLike, text: str) -> str | None:
+        """What the device says first after `match` (None for a command: its replies vary)."""
+        if match.command:
+            return None
+        value = self._value(question, match, text)
+        if match.decision == "reprompt" or value is None:
+            return self.content.say("not_understood")
+        label = self._label(question, value)
+        if match.decision == "confirm" and self.confirm:
+            return self._read_back(question, label)
+        if question.kind == "free_text":
+            return self.content.say("acknowledged")
+        return self.content.say("acknowledged_option", label=label)
+
+    @staticmethod
+    def _value(question: Question, match: MatchLike, text: str) -> str | tuple[str, ...] | None:
+        """The answer's value as the record keeps it; None when the match holds none."""
+        if question.kind == "free_text":
+            return match.text or text
+        if question.kind == "multi":
+            return tuple(match.option_ids) or None
+        return match.option_ids[0] if match.option_ids else None
+
+    def _read_back(self, question: Question, label: str) -> str:
+        """「『…』でよろしいですか」: the answer read back for the person to agree to."""
+        if question.kind == "free_text":
+            return self.content.say("confirm_text", text=label)
+        return self.content.say("confirm_option", label=label)
+
     def _hint(self, question: Question) -> None:
         self.talk.say(question.hint)
 
@@ -291,7 +332,7 @@ class Questionnaire:
         tries = 0
         pending: Heard | None = None  # a reply to a confirmation that was a new answer instead
         while True:
-            heard, pending = pending or t.listen(question.id, question.text), None
+            heard, pending = pending or t.listen(question.id, question.text, self._foresee(question)), None
             text = heard.text.strip()
             if heard.timed_out or not text:
                 tries += 1
@@ -335,13 +376,7 @@ class Questionnaire:
                     t.say_phrase("stop_confirmed")
                     raise _Navigate("stop")
                 continue
-            value: str | tuple[str, ...] | None
-            if question.kind == "free_text":
-                value = match.text or text
-            elif question.kind == "multi":
-                value = tuple(match.option_ids) or None
-            else:
-                value = match.option_ids[0] if match.option_ids else None
+            value = self._value(question, match, text)
             if match.decision == "reprompt" or value is None:
                 tries += 1
                 if tries >= self.retries:
@@ -351,8 +386,7 @@ class Questionnaire:
                 continue
             label = self._label(question, value)
             if match.decision == "confirm" and self.confirm:
-                t.say_phrase("confirm_text" if question.kind == "free_text" else "confirm_option",
-                             **({"text": label} if question.kind == "free_text" else {"label": label}))
+                t.say(self._read_back(question, label))
                 verdict, reply = self._confirmation(question)
                 if verdict != "yes":
                     tries += 1

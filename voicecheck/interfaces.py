@@ -22,6 +22,9 @@ class ListenContext:
     # Whether what was heard so far ends the answer (voicecheck.understanding.turn_end: "complete",
     # "going_on", "open"); the microphone asks it in the answer's pauses. None: wait end_silence_s.
     judge: Callable[[Heard], str] | None = None
+    # Told what was heard in a pause that may end the answer, so the reply to it can be made
+    # ready (synthesised) before the turn ends. Only a hint: the turn's final hearing decides.
+    foresee: Callable[[Heard], None] | None = None
 
 
 @dataclass(frozen=True)
