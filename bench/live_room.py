@@ -459,6 +459,7 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
     pending: list[tuple[float, str]] = []  # the device's words since the person last spoke
     last_spoke = started
     speech_ends: list[float] = []
+    spoken: list[str] = []  # the clip of each answer, for the per-turn reply times
     early_done: set[str] = set()
     try:
         while True:
@@ -513,6 +514,7 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
             t0 = time.monotonic()
             room.play(clip)
             speech_ends.append(t0 + speech_end_s(clip))
+            spoken.append(clip.name)
             last_spoke = time.monotonic()
         run.returncode = device.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -524,10 +526,12 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
         run.seconds = time.monotonic() - started
         run.errors += (workdir / "device.log").read_text(encoding="utf-8", errors="replace")[-3000:]
         (workdir / "transcript.txt").write_text("\n".join(run.transcript) + "\n", encoding="utf-8")
-    for end in speech_ends:
+    for end, name in zip(speech_ends, spoken):
         reply_at = watch.first_sound_after(end)
         if reply_at is not None and reply_at - end < 30:
             run.reply_s.append(round(reply_at - end, 3))
+            if log:
+                log(f"    reply to {name}: {reply_at - end:.2f} s")
     if summary_path.is_file():
         run.summary = json.loads(summary_path.read_text(encoding="utf-8"))
     return run

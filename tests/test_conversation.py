@@ -261,7 +261,8 @@ def test_the_reply_to_each_question_is_prepared_while_the_person_answers(content
     q.run(Progress())
     said_before, first = mouth.prepared[0]
     assert mouth.said[said_before - 1] == content.question("safety_now").text  # right after the question
-    assert set(first) == {content.say("acknowledged_option", label=content.say(v)) for v in ("yes_label", "no_label")}
+    assert set(first) == {content.say("acknowledged_option", label=content.say(v)) for v in ("yes_label", "no_label")} | {
+        content.say("question_number", number=2, total=len(content.questions))}  # said next after a read-back
     frequency = mouth.prepared[2][1]
     assert content.say("acknowledged_option", label=content.question("frequency").option("daily").label) in frequency
     # the acknowledgement actually said after 「いいえ」 is the one prepared
@@ -280,7 +281,7 @@ class ForeseeingEars(ScriptedEars):
 
 def test_the_reply_to_an_answer_heard_in_its_pause_is_made_before_the_turn_ends(content):
     # accepted, read back ("?" = a doubtful match), not understood, then understood; a command
-    answers = ["no", "?flat_walking", "yes", "blah", "daily", "!repeat", "no"]
+    answers = ["no", "?flat_walking", "yes", "blah", "daily", "!repeat", "no", "!stop"]
     ears, mouth, events = ForeseeingEars(answers), PreparingMouth(), []
     q = Questionnaire(Talk(content, IdMatcher(content), ears, mouth, events.append), save=lambda p: None)
     q.run(Progress())
@@ -292,6 +293,7 @@ def test_the_reply_to_an_answer_heard_in_its_pause_is_made_before_the_turn_ends(
         content.say("not_understood"),
         content.say("acknowledged_option", label=content.question("frequency").option("daily").label),
         content.say("acknowledged_option", label=content.say("no_label")),  # after the repeated question
-    ]  # the 「はい」 to the read-back and the command are foreseen by nobody: their replies vary
+        content.say("stop_confirmed"),
+    ]  # the 「はい」 to a read-back and 「もう一回」 are not: what follows them depends on more than the answer
     for at, text in foreseen:
         assert mouth.said[at] == text  # each one is exactly what the device said next

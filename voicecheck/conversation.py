@@ -221,7 +221,9 @@ class Questionnaire:
             t.say_phrase("options_intro_multi" if question.kind == "multi" else "options_intro_single")
             for n, option in enumerate(question.options, start=1):
                 t.say_phrase("option_item", number=n, label=option.label)
-        t.prepare(self._likely_replies(question))
+        following = ([self.content.say("question_number", number=number + 1, total=len(self.content.questions))]
+                     if number < len(self.content.questions) else [])
+        t.prepare(self._likely_replies(question) + following)  # after 「はい」 to a read-back: the next question
 
     def _likely_replies(self, question: Question) -> list[str]:
         """What the device says first after a clear answer to `question` (「『いいえ』ですね。」);
@@ -241,9 +243,12 @@ class Questionnaire:
         return prepare_reply
 
     def _reply_to(self, question: Question, match: MatchLike, text: str) -> str | None:
-        """What the device says first after `match` (None for a command: its replies vary)."""
+        """What the device says first after `match` (None where it depends on more than the match)."""
         if match.command:
-            return None
+            if match.decision == "confirm" and self.confirm and f"confirm_command_{match.command}" in self.content.system:
+                return self.content.say(f"confirm_command_{match.command}")
+            phrase = {"stop": "stop_confirmed", "skip": "skipped", "back": "back_to_previous"}.get(match.command)
+            return self.content.say(phrase) if phrase else None
         value = self._value(question, match, text)
         if match.decision == "reprompt" or value is None:
             return self.content.say("not_understood")

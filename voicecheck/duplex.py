@@ -20,6 +20,10 @@ TONE_HZ = 660.0  # low enough for ears that lost the high tones, clear of the vo
 TONE_S = 0.18
 TONE_DBFS = -20.0  # soft: well under the voice (about -14 dBFS)
 TONE_RATE = 16_000
+# Behind the echo canceller, the gate still assumes the device's voice may reach the microphone
+# only 12 dB under the file's level (voicecheck.listening.echo.EchoGate.coupling_floor_db).
+CANCELLED_COUPLING_FLOOR_DB = -12.0
+CANCELLED_ECHO_DELAY_S = 0.5
 
 
 def turn_tone(volume: float = 1.0) -> np.ndarray:
@@ -34,33 +38,89 @@ def turn_tone(volume: float = 1.0) -> np.ndarray:
 
 
 class DuplexAudio:
-    def __init__(self, settings, open_frames: Callable[[], ContextManager[Iterable[np.ndarray]]] | None = None,
+    """The session's microphone and speaker, with the listener told about both.
+
+    On a real device the speaker and the microphone run as one sound-card stream
+    (voicecheck.duplex_stream) and each microphone frame first goes through the echo canceller
+    with what the speaker played in the same callback; where the devices cannot be opened
+    together at 16 kHz, they run as separate streams and the level gate alone keeps the device's
+    voice out. `open_frames`/`player` replace the devices (tests): plain microphone frames, or
+    (microphone, played) pairs.
+    """
+
+    def __init__(self, settings, open_frames: Callable[[], ContextManager[Iterable]] | None = None,
                  player: Callable[[np.ndarray, int], None] | None = None,
-                 listener: LiveListener | None = None) -> None:
+                 listener: LiveListener | None = None, canceller=None) -> None:
         self.settings = settings
         self.listener = listener or LiveListener()
-        self._open_frames = open_frames or (lambda: MicrophoneStream(settings.microphone))
-        self._player = player or (lambda samples, rate: play(samples, rate, settings.speaker))
+        self.canceller = canceller  # voicecheck.listening.echo_cancel.EchoCanceller, or None
+        self._card = None  # the one-stream sound card (DuplexStream), once open
+        self._open_frames = open_frames
+        self._player = player
         self._thread: threading.Thread | None = None
         self._running = False
         self.problem: str | None = None
+        self.mode = "given" if open_frames is not None else ""
+        self._behind_canceller()
+        if open_frames is not None and player is None:
+            self._player = lambda samples, rate: play(samples, rate, settings.speaker)
 
     def start(self) -> "DuplexAudio":
         if self._thread is None:
+            if self._open_frames is None:
+                self._open_devices()
             self._running = True
             self._thread = threading.Thread(target=self._pump, name="microphone", daemon=True)
             self._thread.start()
         return self
+
+    def _open_devices(self) -> None:
+        from voicecheck.duplex_stream import DuplexStream
+
+        try:
+            card = DuplexStream(self.settings.microphone, self.settings.speaker).__enter__()
+        except AudioDeviceError:
+            card = None
+        if card is not None:
+            self._card, self.mode = card, "one stream"
+            self._open_frames = lambda: _Opened(card)
+            if self._player is None:
+                self._player = card.play
+            if self.canceller is None:
+                from voicecheck.listening.echo_cancel import echo_canceller
+
+                self.canceller = echo_canceller()
+            self._behind_canceller()
+            return
+        self.mode = "separate streams"
+        self._open_frames = lambda: MicrophoneStream(self.settings.microphone)
+        if self._player is None:
+            self._player = lambda samples, rate: play(samples, rate, self.settings.speaker)
+
+    def _behind_canceller(self) -> None:
+        """With the echo cancelled, the gate is strict while the device sounds, and short after: the
+        reference is exact (same stream), so the echo can only come within the sound card's latency
+        and the room's reverberation, which the canceller follows (it finds delays up to ~0.5 s)."""
+        echo = self.listener.echo
+        if self.canceller is not None and echo.coupling_floor_db is None:
+            echo.coupling_floor_db = CANCELLED_COUPLING_FLOOR_DB
+            echo.delay_frames = max(1, round(CANCELLED_ECHO_DELAY_S / FRAME_S))
 
     def _pump(self) -> None:
         try:
             with self._open_frames() as frames:
                 if hasattr(frames, "captured_s"):
                     self.listener.capture_clock = lambda: int(frames.captured_s / FRAME_S)
-                for frame in frames:
+                for item in frames:
                     if not self._running:
                         break
-                    self.listener.push(frame)
+                    if isinstance(item, tuple):  # (microphone, what the speaker played meanwhile)
+                        microphone, played = item
+                        if self.canceller is not None:
+                            microphone = self.canceller.process(microphone, played)
+                        self.listener.push(microphone, played=played)
+                    else:
+                        self.listener.push(item)
         except AudioDeviceError as error:
             self.problem = str(error)
         except Exception as error:  # noqa: BLE001 — the listener must learn that the sound stopped
@@ -69,10 +129,20 @@ class DuplexAudio:
             self.listener.stop(self.problem or "the microphone stream ended")
 
     def close(self) -> None:
+        """Stop listening and wait for the microphone thread to end (the echo canceller is C++ code
+        that must not be running while the interpreter shuts down)."""
         self._running = False
+        if self._card is not None:
+            self._card.__exit__(None, None, None)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
 
     def play(self, samples: np.ndarray, rate: int) -> None:
-        """Play through the speaker; the listener is told first (its echo reference)."""
+        """Play through the speaker. With one stream the listener learns what was played from the
+        stream itself; otherwise it is told here (its echo reference, placed by the clock)."""
+        if self._card is not None:
+            self._player(samples, rate)
+            return
         self.listener.device_plays(samples, rate)
         try:
             self._player(samples, rate)
@@ -81,3 +151,16 @@ class DuplexAudio:
 
     def play_tone(self) -> None:
         self.play(turn_tone(self.settings.volume), TONE_RATE)
+
+
+class _Opened:
+    """An already open sound card used with `with` by the pump thread (it is closed by `close`)."""
+
+    def __init__(self, card) -> None:
+        self.card = card
+
+    def __enter__(self):
+        return self.card
+
+    def __exit__(self, *exc) -> None:
+        return None

@@ -160,6 +160,9 @@ def open_live_audio(settings, voice: Voice, recognizer: Recognizer, content, aud
     find_device(settings.microphone, "input")  # fail now, clearly
     find_device(settings.speaker, "output")
     duplex = DuplexAudio(settings).start()
+    import atexit
+
+    atexit.register(duplex.close)  # the echo canceller's thread ends before the interpreter does
     openers = answer_openers(content)
     mouth = SpeakerMouth(voice, settings, player=duplex.play,
                          on_phrase=lambda text: duplex.listener.phrase_starts(text in openers))

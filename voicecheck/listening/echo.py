@@ -25,9 +25,16 @@ SILENT_DB = -120.0
 
 class EchoGate:
     def __init__(self, delay_s: float = 1.2, initial_coupling_db: float = 0.0, loud_reference_db: float = -45.0,
-                 learn_frames: int = 300, sounding_tail_s: float = 2.0) -> None:
+                 learn_frames: int = 300, sounding_tail_s: float = 2.0, coupling_floor_db: float | None = None) -> None:
         self.delay_frames = max(1, round(delay_s / FRAME_S))
         self.coupling_db = initial_coupling_db  # until learnt: assume the echo is as loud as the file
+        # Behind an echo canceller the learnt coupling is very low (−30 dB), but the canceller lets
+        # bursts of the device's voice through at loud onsets, 10–15 dB above its usual residue
+        # (measured: −29 dBFS against −41 expected). The floor keeps the gate from trusting the
+        # average: while the device talks, only a voice at most `-coupling_floor_db` dB under the
+        # file's level (plus the detector's margin) counts as the person.
+        self.coupling_floor_db = coupling_floor_db
+        self.exact = False  # the reference comes frame by frame from the sound card (played_frame)
         self.loud_reference_db = loud_reference_db
         self._reference: dict[int, float] = {}  # frame index → level of what was played
         self._differences: deque[float] = deque(maxlen=learn_frames)
@@ -47,6 +54,21 @@ class EchoGate:
         for offset, frame in enumerate(frames_of(mono)):
             index = at_frame + offset
             self._reference[index] = max(self._reference.get(index, SILENT_DB), level_db(frame))
+        # The reference is exact now: the alignment-free estimate below is not needed, and it would
+        # hurt — its 2 s tail after the device stops learns the *person's* level as the echo's and
+        # then gates out the very answer it follows (measured: an answer 0.5 s after the turn tone
+        # was never heard).
+        self.exact = True
+
+    def played_frame(self, index: int, frame: np.ndarray) -> None:
+        """The loudspeaker was given `frame` in the same sound-card callback that captured microphone
+        frame `index` (voicecheck.duplex_stream): the reference exactly, no guessing where it falls."""
+        self._reference[index] = max(self._reference.get(index, SILENT_DB), level_db(frame))
+        # The reference is exact now: the alignment-free estimate below is not needed, and it would
+        # hurt — its 2 s tail after the device stops learns the *person's* level as the echo's and
+        # then gates out the very answer it follows (measured: an answer 0.5 s after the turn tone
+        # was never heard).
+        self.exact = True
 
     def played_until(self, end_frame: int, level_db: float) -> None:
         """Playback returned only at `end_frame` (a slow or stalled sound card stretches it):
@@ -67,8 +89,9 @@ class EchoGate:
 
     def echo_db(self, index: int) -> float | None:
         reference = self.reference_db(index)
-        aligned = reference + self.coupling_db if reference is not None and reference > SILENT_DB else None
-        if not self.sounding(index):
+        coupling = self.coupling_db if self.coupling_floor_db is None else max(self.coupling_db, self.coupling_floor_db)
+        aligned = reference + coupling if reference is not None and reference > SILENT_DB else None
+        if self.exact or not self.sounding(index):
             return aligned
         heard = float(np.percentile(np.fromiter(self._sounding_levels, float), 90)) \
             if len(self._sounding_levels) >= 5 else None

@@ -68,9 +68,15 @@ class LiveListener:
 
     # ---------------------------------------------------------------- the source's side
 
-    def push(self, frame: np.ndarray) -> FrameVerdict:
-        """One 30 ms frame from the source; judged now (call from one thread only)."""
+    def push(self, frame: np.ndarray, played: np.ndarray | None = None) -> FrameVerdict:
+        """One 30 ms frame from the source; judged now (call from one thread only). `played`: what
+        the loudspeaker was given in the same sound-card callback, when the source knows it
+        (voicecheck.duplex_stream) — then that is the echo's reference, not `device_plays`."""
         index = self._count
+        if played is not None:
+            self.echo.played_frame(index, played)
+            if float(np.max(np.abs(played))) > 0.0:
+                self._playing_until = index + 1
         echo_db = self.echo.echo_db(index)
         verdict = self.detector.judge(frame, echo_db)
         self.echo.learn(index, verdict.level_db)

@@ -1,0 +1,166 @@
+"""The loudspeaker and the microphone as one sound-card stream, for listening while talking.
+
+Why one stream: when each piece of speech was played by its own playback call while a separate
+microphone stream ran, the device's voice came back through the microphone 60–389 ms after it
+was handed over — a different delay for every piece (measured in the virtual room) — so nothing
+could line its echo up with what had been played. In one PortAudio stream, every microphone
+block arrives in the same callback as the block the loudspeaker is given: the echo's delay is
+the sound card's own latency, the same all session (about 80 ms in the virtual room), which an
+echo canceller follows easily.
+
+`DuplexStream` yields (microphone frame, played frame) pairs of 30 ms at 16 kHz; `play` queues
+sound and returns once it has been played; `silence_now` drops what is still queued.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from typing import Iterator
+
+import numpy as np
+
+from voicecheck.audio import AudioDeviceError, find_device, load_sounddevice, resample
+from voicecheck.listening.frames import FRAME_SAMPLES, SAMPLE_RATE
+
+
+class PlaybackQueue:
+    """Sound waiting for the loudspeaker, handed out block by block from the sound card's thread."""
+
+    def __init__(self) -> None:
+        self._pieces: deque[tuple[np.ndarray, threading.Event]] = deque()
+        self._offset = 0  # samples of the first piece already handed out
+        self._lock = threading.Lock()
+
+    def add(self, samples: np.ndarray) -> threading.Event:
+        """Queue 16 kHz samples; the event is set once the last of them has been handed out."""
+        done = threading.Event()
+        samples = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+        with self._lock:
+            if samples.size:
+                self._pieces.append((samples, done))
+            else:
+                done.set()
+        return done
+
+    def fill(self, block: np.ndarray) -> None:
+        """Write the next samples into `block` (silence where nothing is queued)."""
+        block[:] = 0.0
+        filled = 0
+        with self._lock:
+            while filled < len(block) and self._pieces:
+                samples, done = self._pieces[0]
+                take = min(len(block) - filled, len(samples) - self._offset)
+                block[filled:filled + take] = samples[self._offset:self._offset + take]
+                filled += take
+                self._offset += take
+                if self._offset >= len(samples):
+                    self._pieces.popleft()
+                    self._offset = 0
+                    done.set()
+
+    def clear(self) -> None:
+        """Drop everything still queued; whoever waits for it is released."""
+        with self._lock:
+            for _, done in self._pieces:
+                done.set()
+            self._pieces.clear()
+            self._offset = 0
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._pieces)
+
+
+class DuplexStream:
+    """One 16 kHz mono PortAudio stream for the speaker and the microphone; open with `with`.
+
+    Both devices must accept 16 kHz in one stream (PulseAudio and PipeWire always do); when they
+    do not, opening raises AudioDeviceError and the caller keeps separate streams.
+    """
+
+    def __init__(self, microphone: str | int | None = None, speaker: str | int | None = None,
+                 stall_s: float = 5.0) -> None:
+        self.microphone = find_device(microphone, "input")
+        self.speaker = find_device(speaker, "output")
+        self.stall_s = stall_s
+        self.playback = PlaybackQueue()
+        self._captured: queue.Queue[tuple[np.ndarray, np.ndarray] | None] = queue.Queue()
+        self._stream = None
+        self.captured_samples = 0
+        self.output_latency_s = 0.0
+        self.overflows = 0
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:  # PortAudio's thread
+        if status and (status.input_overflow or status.output_underflow):
+            self.overflows += 1
+        played = np.empty(frames, dtype=np.float32)
+        self.playback.fill(played)
+        outdata[:, 0] = played
+        self.captured_samples += frames
+        self._captured.put((indata[:, 0].copy(), played))
+
+    @property
+    def captured_s(self) -> float:
+        """Seconds of sound the microphone has delivered so far, read or not (the capture clock)."""
+        return self.captured_samples / SAMPLE_RATE
+
+    def __enter__(self) -> "DuplexStream":
+        sd = load_sounddevice()
+        try:
+            stream = sd.Stream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=FRAME_SAMPLES,
+                               device=(self.microphone.index, self.speaker.index), latency="low",
+                               callback=self._callback)
+            stream.start()
+        except sd.PortAudioError as error:
+            raise AudioDeviceError(
+                f"The microphone '{self.microphone.name}' and the speaker '{self.speaker.name}' "
+                f"could not be opened together at 16 kHz: {error}.") from None
+        self._stream = stream
+        self.output_latency_s = float(stream.latency[1])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.playback.clear()
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+        self._captured.put(None)  # whoever reads the frames stops now, not after stall_s
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(microphone, played) frame pairs; AudioDeviceError when the sound stops coming."""
+        microphone = played = np.zeros(0, dtype=np.float32)
+        while True:
+            try:
+                item = self._captured.get(timeout=self.stall_s)
+            except queue.Empty:
+                raise AudioDeviceError(
+                    f"The microphone '{self.microphone.name}' stopped sending sound for {self.stall_s:.0f} seconds."
+                ) from None
+            if item is None:  # closed
+                return
+            heard, given = item
+            microphone, played = np.concatenate([microphone, heard]), np.concatenate([played, given])
+            while len(microphone) >= FRAME_SAMPLES:
+                yield microphone[:FRAME_SAMPLES], played[:FRAME_SAMPLES]
+                microphone, played = microphone[FRAME_SAMPLES:], played[FRAME_SAMPLES:]
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        """Play mono samples; return once they have been heard (or dropped by `silence_now`)."""
+        if self._stream is None:
+            raise AudioDeviceError(f"The speaker '{self.speaker.name}' is not open.")
+        samples = np.asarray(samples, dtype=np.float32)
+        if rate != SAMPLE_RATE:
+            samples = resample(samples, rate, SAMPLE_RATE)
+        done = self.playback.add(samples)
+        if not done.wait(timeout=len(samples) / SAMPLE_RATE + self.stall_s):
+            self.playback.clear()
+            raise AudioDeviceError(f"The speaker '{self.speaker.name}' stopped playing.")
+        time.sleep(self.output_latency_s)  # the last block is still in the sound card's buffer
+
+    def silence_now(self) -> None:
+        """Stop talking at once: what is still queued is dropped."""
+        self.playback.clear()
