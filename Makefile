@@ -39,6 +39,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/endpointing.py
+	$(PY) bench/echo_cancel.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

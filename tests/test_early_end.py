@@ -227,3 +227,41 @@ def test_microphone_ears_reply_soon_to_a_complete_answer(matcher):
     # Frames come faster than real time here, so the early end depends on the worker thread's
     # speed; either way the answer is decoded once and never cut before the pause.
     assert heard.timings["endpoint"] >= EarlyEndConfig().complete_after_s - FRAME_S
+
+
+def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
+    """early_answers' ears (one stream for the session): a clear answer given after the question is
+    decoded once, in its pause, and the turn ends before the full end_silence_s."""
+    import threading
+
+    from voicecheck.duplex import DuplexAudio
+    from voicecheck.listening.detector import SpeechDetector
+    from voicecheck.listening.live import LiveListener
+    from voicecheck.speech_io import LiveEars
+
+    listening = threading.Event()
+
+    @contextlib.contextmanager
+    def microphone():
+        def frames():
+            yield from frames_of(quiet(1.0))
+            listening.wait(timeout=10)
+            for frame in frames_of(np.concatenate([quiet(0.5), tone(1.2), quiet(8.0)])):
+                threading.Event().wait(0.005)  # faster than real time, slow enough for the worker thread
+                yield frame
+        yield frames()
+
+    recognizer = ScriptRecognizer("いいえ、腫れていません。")
+    listener = LiveListener(detector=SpeechDetector(vad=LoudIsSpeech()), stall_s=2.0)
+    duplex = DuplexAudio(Settings(), open_frames=microphone, player=lambda samples, rate: None, listener=listener)
+    ears = LiveEars(Settings(turn_tone=False, early_answers=True), recognizer, duplex)
+    duplex.start()
+    while listener.now_s < 1.0 - 1e-6:
+        threading.Event().wait(0.01)
+    listening.set()
+    context = ListenContext("swelling", matcher.phrases("swelling"),
+                            judge=lambda heard: matcher.turn_end("swelling", heard))
+    heard = ears.listen(context)
+    duplex.close()
+    assert heard.text == "いいえ、腫れていません。" and recognizer.decodes == 1 and heard.timings["hearings"] >= 1
+    assert heard.timings["endpoint"] < 1.0 and heard.timings["early_end"] == 1.0  # the words said it was over

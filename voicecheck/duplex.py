@@ -62,6 +62,7 @@ class DuplexAudio:
         self.problem: str | None = None
         self.mode = "given" if open_frames is not None else ""
         self._behind_canceller()
+        self._frames_since_played = 10**9  # frames since the speaker last played a sound
         if open_frames is not None and player is None:
             self._player = lambda samples, rate: play(samples, rate, settings.speaker)
 
@@ -98,13 +99,38 @@ class DuplexAudio:
             self._player = lambda samples, rate: play(samples, rate, self.settings.speaker)
 
     def _behind_canceller(self) -> None:
-        """With the echo cancelled, the gate is strict while the device sounds, and short after: the
-        reference is exact (same stream), so the echo can only come within the sound card's latency
-        and the room's reverberation, which the canceller follows (it finds delays up to ~0.5 s)."""
+        """With the echo cancelled, the gate is strict while the device sounds (AEC3 lets bursts
+        through), and — once the canceller is seen to work — short after: the reference is exact (same
+        stream), so the echo can only come within the sound card's latency and the room's
+        reverberation, which the canceller follows (it finds delays up to ~0.5 s)."""
         echo = self.listener.echo
         if self.canceller is not None and echo.coupling_floor_db is None:
+            from voicecheck.listening.echo_cancel import CancellationMeter
+
             echo.coupling_floor_db = CANCELLED_COUPLING_FLOOR_DB
-            echo.delay_frames = max(1, round(CANCELLED_ECHO_DELAY_S / FRAME_S))
+            self.cancellation = CancellationMeter()
+            self._gate_delay_s = echo.delay_frames * FRAME_S  # the window without a canceller
+
+    def _without_echo(self, microphone: np.ndarray, played: np.ndarray) -> np.ndarray:
+        """The microphone frame with the device's echo taken out — only where the echo can be: the
+        canceller always hears both sides (it keeps learning the room), but outside the echo's
+        reach its output is not used, because its suppressor also alters a voice a little, and
+        an answer given after the device has stopped should reach the recogniser untouched."""
+        if self.canceller is None:
+            return microphone
+        cleaned = self.canceller.process(microphone, played)
+        self.cancellation.update(microphone, cleaned, played)
+        self._trust_canceller(self.cancellation.working)
+        self._frames_since_played = 0 if np.any(played) else self._frames_since_played + 1
+        return cleaned if self._frames_since_played * FRAME_S <= CANCELLED_ECHO_DELAY_S else microphone
+
+    def _trust_canceller(self, working: bool) -> None:
+        """A working canceller leaves only a short echo tail: the gate looks back
+        CANCELLED_ECHO_DELAY_S. Until it has shown that, or when it stops working (a loudspeaker
+        whose delay is beyond its reach), the gate allows for a late echo, as without a canceller."""
+        echo = self.listener.echo
+        wanted = round((CANCELLED_ECHO_DELAY_S if working else self._gate_delay_s) / FRAME_S)
+        echo.delay_frames = max(1, wanted)
 
     def _pump(self) -> None:
         try:
@@ -116,9 +142,7 @@ class DuplexAudio:
                         break
                     if isinstance(item, tuple):  # (microphone, what the speaker played meanwhile)
                         microphone, played = item
-                        if self.canceller is not None:
-                            microphone = self.canceller.process(microphone, played)
-                        self.listener.push(microphone, played=played)
+                        self.listener.push(self._without_echo(microphone, played), played=played)
                     else:
                         self.listener.push(item)
         except AudioDeviceError as error:

@@ -120,6 +120,9 @@ class LiveEars:
         self.duplex = duplex
         self.audio_dir = Path(audio_dir) if audio_dir is not None and settings.keep_audio else None
         self.turn = 0
+        # As with the microphone alone: the answer is heard in its pauses, so a clear one is
+        # replied to soon and nothing is decoded twice (voicecheck.listening.early_end).
+        self._hearings = PauseHearings(settings)
 
     def listen(self, context: ListenContext) -> Heard:
         from voicecheck.listening.live import SourceStopped
@@ -127,20 +130,25 @@ class LiveEars:
         self.turn += 1
         config = endpoint_config(self.settings, context.timeout_s)
         tone = self.duplex.play_tone if self.settings.turn_tone else None
+        early = self._hearings.for_turn(self.recognizer, context)
         try:
-            result = self.duplex.listener.listen(config, look_back=self.settings.early_answers, on_waiting=tone)
+            result = self.duplex.listener.listen(config, look_back=self.settings.early_answers, on_waiting=tone,
+                                                 after_frame=early.step)
         except SourceStopped as stopped:
             raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
         utterance = result.utterance
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
             return Heard(text="", timed_out=True, timings=timings)
-        stream = self.recognizer.start(context)
-        stream.accept(utterance.samples)
-        heard = stream.finish()
+        heard = early.heard()  # None for an answer found in the look-back: it was never heard in a pause
+        if heard is None:
+            stream = self.recognizer.start(context)
+            stream.accept(utterance.samples)
+            heard = stream.finish()
         timings.update(heard.timings)
         timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s,
-                        "early": 1.0 if result.early else 0.0})
+                        "early": 1.0 if result.early else 0.0, "early_end": 1.0 if utterance.ended_early else 0.0,
+                        "hearings": float(early.hearings)})
         source = None
         if self.audio_dir is not None:
             name = f"{self.turn:03d}-{context.question_id or 'answer'}.wav"

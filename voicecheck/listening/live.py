@@ -137,8 +137,11 @@ class LiveListener:
             return self._frames[index - self._first]
 
     def listen(self, config: EndpointConfig, *, look_back: bool = True, grace_s: float = 2.0,
-               on_waiting: Callable[[], None] | None = None) -> TurnResult:
-        """One answer (see the module docstring). The no-answer timeout counts from this call."""
+               on_waiting: Callable[[], None] | None = None,
+               after_frame: Callable[[Endpointer], None] | None = None) -> TurnResult:
+        """One answer (see the module docstring). The no-answer timeout counts from this call.
+        `after_frame` sees the endpointer after every frame heard live (the answer heard in its
+        pauses: voicecheck.listening.early_end)."""
         now = self._count
         if not look_back:
             start = now
@@ -174,6 +177,8 @@ class LiveListener:
             frame, verdict = self._frame(index)
             endpointer.feed(frame, verdict.speech)
             index += 1
+            if after_frame is not None:
+                after_frame(endpointer)
         self._window_start = index
         utterance = endpointer.finish()
         if utterance.timed_out and candidate is not None:
