@@ -565,22 +565,33 @@ CONDITIONS = {"quiet": None, "tv10": -10.0, "tv5": -5.0}  # the TV's level relat
 CONDITION_NAMES = {"quiet": "quiet", "tv10": "TV 10 dB below the answers", "tv5": "TV 5 dB below the answers"}
 
 
+EARLY_ANSWER_AFTER_S = 12.0  # --early-answers: the situations question is answered this long after it starts
+
+
 def live_report(log, questions: int | None = None, conditions: tuple[str, ...] = ("quiet", "tv10"),
-                repeat: int = 1) -> list[str]:
-    """The bench's live table: whole spoken sessions through the virtual room, one row per run."""
+                repeat: int = 1, early_answers: bool = False) -> list[str]:
+    """The bench's live table: whole spoken sessions through the virtual room, one row per run.
+    `early_answers`: the device listens while it talks (the setting), and the person answers the
+    situations question while its options are still being read."""
     import tempfile
 
     problem = pulseaudio_available()
     if problem:
         return ["## Live, through a virtual sound card", "", f"Not measured: PulseAudio {problem}.", ""]
-    person = session_person(questions=questions)
+    person = session_person(questions=questions,
+                            early={"situations": EARLY_ANSWER_AFTER_S} if early_answers else None)
+    settings = {"early_answers": True} if early_answers else None
     scope = (f"answers the first {questions} questions, then says 「もう終わりにします」" if questions is not None
              else "answers the whole questionnaire and declines the exercises")
+    if early_answers:
+        scope += (f"; it answers the situations question {EARLY_ANSWER_AFTER_S:g} s after the question starts, "
+                  "while the options are still being read")
     lines = ["## Live, through a virtual sound card (PulseAudio)", "",
              f"Command: `.venv/bin/python bench/live_room.py{f' --questions {questions}' if questions else ''} "
-             f"--conditions {' '.join(conditions)}{f' --repeat {repeat}' if repeat > 1 else ''}` · "
-             f"{time.strftime('%Y-%m-%d %H:%M')}.", "",
-             "The device (`run.py`, Whisper base, default settings) plays into a null sink; its voice comes back "
+             f"--conditions {' '.join(conditions)}{f' --repeat {repeat}' if repeat > 1 else ''}"
+             f"{' --early-answers' if early_answers else ''}` · {time.strftime('%Y-%m-%d %H:%M')}.", "",
+             f"The device (`run.py`, Whisper base, {'early_answers on' if early_answers else 'default settings'}) "
+             "plays into a null sink; its voice comes back "
              f"into the room {-ECHO_DB:g} dB down; the microphone is the room's monitor. A scripted person "
              f"(Kokoro jf_alpha; asked again, the same words again more slowly, then jm_kumo's take) {scope}, "
              f"{REACTION_S:g} s after the device's turn tone; it agrees to read-backs of what it meant and refuses "
@@ -593,15 +604,16 @@ def live_report(log, questions: int | None = None, conditions: tuple[str, ...] =
             log(f"live: {CONDITION_NAMES[key]} …")
             with VirtualRoom(tmp / f"pa-{n}") as room:
                 tv = tv_track(tmp / "tv.wav", answer_level_db(person) + tv_db) if tv_db is not None else None
-                run = run_live_session(room, tmp / f"run-{n}", person, tv=tv, log=log)
+                run = run_live_session(room, tmp / f"run-{n}", person, tv=tv, settings=settings, log=log)
             wrong = person.check(run.summary)
             for problem in wrong:
                 log(f"    wrong: {problem}")
             right = len(person.intents) - sum(1 for w in wrong if not w.startswith("status"))
             reply = (f"{np.percentile(run.reply_s, 50):.2f} / {np.percentile(run.reply_s, 95):.2f} / "
                      f"{max(run.reply_s):.2f} s" if run.reply_s else "–")
+            kept = f", {run.early} answer(s) given early" if early_answers else ""
             lines.append(f"| {CONDITION_NAMES[key]} | {right}/{len(person.intents)} | {len(run.reply_s)} | {reply} | "
-                         f"{run.seconds:.0f} s, {(run.summary or {}).get('status', 'no summary')} |")
+                         f"{run.seconds:.0f} s, {(run.summary or {}).get('status', 'no summary')}{kept} |")
     return lines + [""]
 
 
@@ -613,12 +625,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer only the first N questions, then stop (default: the whole questionnaire)")
     parser.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS), default=["quiet", "tv10"])
     parser.add_argument("--repeat", type=int, default=1, help="runs per condition")
+    parser.add_argument("--early-answers", action="store_true",
+                        help="early_answers on, and the situations question answered while it is read")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    print("\n".join(live_report(log, args.questions, tuple(args.conditions), args.repeat)))
+    print("\n".join(live_report(log, args.questions, tuple(args.conditions), args.repeat, args.early_answers)))
     return 0
 
 
