@@ -568,6 +568,19 @@ CONDITION_NAMES = {"quiet": "quiet", "tv10": "TV 10 dB below the answers", "tv5"
 EARLY_ANSWER_AFTER_S = 12.0  # --early-answers: the situations question is answered this long after it starts
 
 
+def _keep_device_records(workdir: Path, name: str, log) -> None:
+    """Keep the device's own session records (what it heard, how it matched, the transcript) in
+    bench/out/live/<name>/: a surprising turn can then be looked at after the room is gone."""
+    kept = ROOT / "bench" / "out" / "live" / name
+    shutil.rmtree(kept, ignore_errors=True)
+    for source in [workdir / "transcript.txt", *sorted((workdir / "data").rglob("*.jsonl"))]:
+        if source.is_file():
+            target = kept / source.relative_to(workdir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    log(f"    records: {kept.relative_to(ROOT)}")
+
+
 def live_report(log, questions: int | None = None, conditions: tuple[str, ...] = ("quiet", "tv10"),
                 repeat: int = 1, early_answers: bool = False) -> list[str]:
     """The bench's live table: whole spoken sessions through the virtual room, one row per run.
@@ -608,6 +621,7 @@ def live_report(log, questions: int | None = None, conditions: tuple[str, ...] =
             wrong = person.check(run.summary)
             for problem in wrong:
                 log(f"    wrong: {problem}")
+            _keep_device_records(tmp / f"run-{n}", f"{key}-{n + 1}", log)
             right = len(person.intents) - sum(1 for w in wrong if not w.startswith("status"))
             reply = (f"{np.percentile(run.reply_s, 50):.2f} / {np.percentile(run.reply_s, 95):.2f} / "
                      f"{max(run.reply_s):.2f} s" if run.reply_s else "–")
