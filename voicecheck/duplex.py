@@ -60,7 +60,6 @@ class DuplexAudio:
         self._thread: threading.Thread | None = None
         self._running = False
         self.problem: str | None = None
-        self.mode = "given" if open_frames is not None else ""
         self._behind_canceller()
         self._frames_since_played = 10**9  # frames since the speaker last played a sound
         if open_frames is not None and player is None:
@@ -83,7 +82,7 @@ class DuplexAudio:
         except AudioDeviceError:
             card = None
         if card is not None:
-            self._card, self.mode = card, "one stream"
+            self._card = card
             self._open_frames = lambda: _Opened(card)
             if self._player is None:
                 self._player = card.play
@@ -93,7 +92,6 @@ class DuplexAudio:
                 self.canceller = echo_canceller()
             self._behind_canceller()
             return
-        self.mode = "separate streams"
         self._open_frames = lambda: MicrophoneStream(self.settings.microphone)
         if self._player is None:
             self._player = lambda samples, rate: play(samples, rate, self.settings.speaker)

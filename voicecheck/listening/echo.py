@@ -54,11 +54,6 @@ class EchoGate:
         for offset, frame in enumerate(frames_of(mono)):
             index = at_frame + offset
             self._reference[index] = max(self._reference.get(index, SILENT_DB), level_db(frame))
-        # The reference is exact now: the alignment-free estimate below is not needed, and it would
-        # hurt — its 2 s tail after the device stops learns the *person's* level as the echo's and
-        # then gates out the very answer it follows (measured: an answer 0.5 s after the turn tone
-        # was never heard).
-        self.exact = True
 
     def played_frame(self, index: int, frame: np.ndarray) -> None:
         """The loudspeaker was given `frame` in the same sound-card callback that captured microphone

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicecheck.listening.frames import SAMPLE_RATE
+from voicecheck.listening.frames import FRAME_S, SAMPLE_RATE, level_db
 
 
 class EchoCanceller:
@@ -45,8 +45,6 @@ class CancellationMeter:
 
     def __init__(self, working_db: float = 10.0, loud_db: float = -45.0, memory_s: float = 3.0,
                  settle_s: float = 1.5) -> None:
-        from voicecheck.listening.frames import FRAME_S
-
         self.working_db, self.loud_db = working_db, loud_db
         self._keep = 1.0 - FRAME_S / memory_s  # exponential memory of about `memory_s` of loud frames
         self._settle_frames = round(settle_s / FRAME_S)
@@ -54,8 +52,6 @@ class CancellationMeter:
         self._loud_frames = 0
 
     def update(self, microphone: np.ndarray, cleaned: np.ndarray, played: np.ndarray) -> None:
-        from voicecheck.listening.frames import level_db
-
         if level_db(played) < self.loud_db:
             return
         self._heard = self._keep * self._heard + float(np.mean(np.square(microphone, dtype=np.float64)))
