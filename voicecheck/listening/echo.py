@@ -25,7 +25,8 @@ SILENT_DB = -120.0
 
 class EchoGate:
     def __init__(self, delay_s: float = 1.2, initial_coupling_db: float = 0.0, loud_reference_db: float = -45.0,
-                 learn_frames: int = 300, sounding_tail_s: float = 2.0, coupling_floor_db: float | None = None) -> None:
+                 learn_frames: int = 300, sounding_tail_s: float = 2.0, coupling_floor_db: float | None = None,
+                 sustained_frames: int = 4, residue_allowance_db: float = 4.0, sustained_clearance_db: float = 6.0) -> None:
         self.delay_frames = max(1, round(delay_s / FRAME_S))
         self.coupling_db = initial_coupling_db  # until learnt: assume the echo is as loud as the file
         # Behind an echo canceller the learnt coupling is very low (−30 dB), but the canceller lets
@@ -34,6 +35,15 @@ class EchoGate:
         # average: while the device talks, only a voice at most `-coupling_floor_db` dB under the
         # file's level (plus the detector's margin) counts as the person.
         self.coupling_floor_db = coupling_floor_db
+        # … but the bursts are short, and the person's voice lasts. Once the microphone has stood
+        # `sustained_clearance_db` over the canceller's own learnt residue (plus `residue_allowance_db`)
+        # for `sustained_frames` frames in a row, that is not a burst: the floor gives way to the learnt
+        # residue plus the allowance, for as long as the run goes on. A burst that lasts longer than
+        # the run is then still judged by the voice detector and the endpointer's start rule.
+        self.sustained_frames = sustained_frames
+        self.residue_allowance_db = residue_allowance_db
+        self.sustained_clearance_db = sustained_clearance_db
+        self._sustained_run = 0  # frames in a row clearly over the learnt residue
         self.exact = False  # the reference comes frame by frame from the sound card (played_frame)
         self.loud_reference_db = loud_reference_db
         self._reference: dict[int, float] = {}  # frame index → level of what was played
@@ -82,9 +92,19 @@ class EchoGate:
         return any(i in self._reference and self._reference[i] > SILENT_DB
                    for i in range(index - self.sounding_frames, index + self.delay_frames + 1))
 
+    def _residue_db(self, reference: float) -> float | None:
+        """Behind a canceller that has learnt its residue: the echo allowed for a sustained sound."""
+        if self.coupling_floor_db is None or not self.learnt or self.sustained_frames <= 0:
+            return None
+        return reference + self.coupling_db + self.residue_allowance_db
+
     def echo_db(self, index: int) -> float | None:
         reference = self.reference_db(index)
         coupling = self.coupling_db if self.coupling_floor_db is None else max(self.coupling_db, self.coupling_floor_db)
+        if reference is not None and reference > SILENT_DB and self._sustained_run >= self.sustained_frames:
+            residue = self._residue_db(reference)
+            if residue is not None:  # never above the floor's level: it only ever lowers the gate
+                coupling = min(coupling, residue - reference)
         aligned = reference + coupling if reference is not None and reference > SILENT_DB else None
         if self.exact or not self.sounding(index):
             return aligned
@@ -93,18 +113,36 @@ class EchoGate:
         candidates = [v for v in (aligned, heard) if v is not None]
         return max(candidates) if candidates else None
 
-    def learn(self, index: int, microphone_db: float) -> None:
-        """Learn the coupling from a frame heard while the device was loud (call for every frame)."""
+    def _echo_has_arrived(self, index: int) -> bool:
+        """The device was loud a whole echo window ago: its echo must be at the microphone by now.
+        (At a session's start, learning from the frames before a late echo arrives took the coupling
+        for 15–20 dB lower than it was — measured with a 0.5 s loudspeaker delay, and the gate then
+        let the still uncancelled echo through as an answer.)"""
+        earlier = self.reference_db(index - self.delay_frames)
+        return earlier is not None and earlier >= self.loud_reference_db
+
+    def learn(self, index: int, microphone_db: float, person: bool = False) -> None:
+        """Learn the coupling from a frame heard while the device was loud (call for every frame).
+        `person`: the frame was judged the person's voice, or the person has the floor (a
+        barge-in): it keeps the sustained run going but does not teach the echo's level — else a
+        person talking over the device raises the bar to their own voice and the rest of their
+        answer is gated out."""
         reference = self.reference_db(index)
         for old in [i for i in self._reference if i < index - 4 * self.delay_frames - self.sounding_frames]:
             del self._reference[old]
         if self.sounding(index):
             self._sounding_levels.append(microphone_db)
-        if reference is None or reference < self.loud_reference_db:
+        residue = self._residue_db(reference) if reference is not None and reference > SILENT_DB else None
+        if residue is not None and microphone_db >= residue + self.sustained_clearance_db:
+            self._sustained_run += 1
+        else:
+            self._sustained_run = 0
+        if person or reference is None or reference < self.loud_reference_db:
             return
+        if not self.learnt and not self._echo_has_arrived(index):
+            return  # the first echo may still be on its way: its silence is no measure of the coupling
         self._differences.append(microphone_db - reference)
         if len(self._differences) >= 30:
-            # The 90th percentile: the echo at its loudest relative to the file. Where the person
-            # talks over the device the figure runs high, which only makes the gate stricter.
+            # The 90th percentile: the echo at its loudest relative to the file.
             self.coupling_db = float(np.percentile(np.fromiter(self._differences, float), 90))
             self.learnt = True

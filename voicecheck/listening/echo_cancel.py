@@ -8,9 +8,11 @@ from the first second, about 44 dB once it has heard the device for a few second
 1 % of one core. Two limits, which is why the level gate (voicecheck.listening.echo) stays
 behind it as a back-stop:
 - while the device talks loudly, AEC3's suppressor takes most of a person's voice out too
-  (double talk): an answer wholly under the device's voice is mostly not even noticed
-  (bench/echo_cancel.py: 1 of 4); one that runs into a pause of the device or past its end is
-  heard from there (in the virtual room, answers given while the options were read were kept);
+  (double talk): what is left of an answer under the device's voice comes in fragments, and
+  only those the gate hears as a sustained voice (voicecheck.listening.echo) count — with the echo
+  6 dB under the file's level about 3 of 4 answers over a question's end are noticed, at the
+  file's level or louder 1 of 4 (bench/echo_cancel.py); one that runs into a pause of the device
+  or past its end is heard from there;
 - its delay search reaches about half a second: a loudspeaker with a longer delay (Bluetooth,
   large buffers) is not cancelled. `CancellationMeter` notices that (the echo is not getting
   softer) so the gate behind it goes back to allowing for a late echo.
