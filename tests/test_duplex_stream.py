@@ -176,3 +176,16 @@ def test_with_one_stream_an_answer_right_after_the_turn_tone_is_found():
     result = run_turn(room(played, answer), played, len(asked) / SAMPLE_RATE, 3.0, EchoCanceller())
     assert not result.utterance.timed_out
     assert result.utterance.last_speech_at_s >= (at + 22240) / SAMPLE_RATE - 0.3
+
+
+def test_when_the_canceller_is_not_cancelling_the_gate_looks_back_further_than_without_one():
+    # a loudspeaker delay beyond AEC3's reach (~1 s): its late, loud echo must not open an answer
+    from voicecheck.duplex import CANCELLED_ECHO_DELAY_S, NOT_CANCELLING_EXTRA_S
+    from voicecheck.listening.frames import FRAME_S
+
+    duplex = DuplexAudio(Settings(), open_frames=lambda: None, player=lambda s, r: None, canceller=object())
+    without = duplex._gate_delay_s
+    duplex._trust_canceller(False)
+    assert duplex.listener.echo.delay_frames == round((without + NOT_CANCELLING_EXTRA_S) / FRAME_S)
+    duplex._trust_canceller(True)
+    assert duplex.listener.echo.delay_frames == round(CANCELLED_ECHO_DELAY_S / FRAME_S)

@@ -129,7 +129,10 @@ class Talk:
             raise InputEnded
         self.log({"type": "heard", "question": question_id, "text": heard.text, "confidence": heard.confidence,
                   "timed_out": heard.timed_out, "source": heard.source,
-                  **({"alternatives": list(heard.alternatives)} if heard.alternatives else {})})
+                  **({"alternatives": list(heard.alternatives)} if heard.alternatives else {}),
+                  # how the turn went (seconds: waited, speech, endpoint, recognition, early_end …),
+                  # so a slow or cut turn can be looked into afterwards
+                  **({"timings": {k: round(float(v), 3) for k, v in heard.timings.items()}} if heard.timings else {})})
         return heard
 
     def understand(self, question_id: str, heard: Heard) -> MatchLike:

@@ -23,7 +23,13 @@ TONE_RATE = 16_000
 # Behind the echo canceller, the gate still assumes the device's voice may reach the microphone
 # only 12 dB under the file's level (voicecheck.listening.echo.EchoGate.coupling_floor_db).
 CANCELLED_COUPLING_FLOOR_DB = -12.0
-CANCELLED_ECHO_DELAY_S = 0.5
+# AEC3 follows delays up to about 0.5 s, plus the room's tail: with a 0.5 s loudspeaker delay a
+# 0.5 s window ended just as the echo of the last word arrived, uncancelled (bench/echo_cancel.py).
+CANCELLED_ECHO_DELAY_S = 0.8
+# When AEC3 is seen not to cancel (a loudspeaker delay beyond its reach, ~1 s over Bluetooth), the
+# echo and its reverberation arrive late and loud: the gate looks back this much further than
+# without a canceller (with a 1 s delay, an echo 6 dB over the file's level started an answer).
+NOT_CANCELLING_EXTRA_S = 0.4
 
 
 def turn_tone(volume: float = 1.0) -> np.ndarray:
@@ -50,9 +56,14 @@ class DuplexAudio:
 
     def __init__(self, settings, open_frames: Callable[[], ContextManager[Iterable]] | None = None,
                  player: Callable[[np.ndarray, int], None] | None = None,
-                 listener: LiveListener | None = None, canceller=None) -> None:
+                 listener: LiveListener | None = None, canceller=None,
+                 silence: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.listener = listener or LiveListener()
+        # Set when the person talks over the choices (barge-in): the device stops at once and says
+        # nothing more until the turn begins (voicecheck.speech_io.SpeakerMouth, LiveEars).
+        self.interrupted = threading.Event()
+        self._silence = silence  # stops the loudspeaker now (the one-stream card's silence_now)
         self.canceller = canceller  # voicecheck.listening.echo_cancel.EchoCanceller, or None
         self._card = None  # the one-stream sound card (DuplexStream), once open
         self._open_frames = open_frames
@@ -62,6 +73,8 @@ class DuplexAudio:
         self.problem: str | None = None
         self._behind_canceller()
         self._frames_since_played = 10**9  # frames since the speaker last played a sound
+        if silence is not None:
+            self._allow_barge_in()
         if open_frames is not None and player is None:
             self._player = lambda samples, rate: play(samples, rate, settings.speaker)
 
@@ -86,6 +99,9 @@ class DuplexAudio:
             self._open_frames = lambda: _Opened(card)
             if self._player is None:
                 self._player = card.play
+            if self._silence is None:
+                self._silence = card.silence_now
+                self._allow_barge_in()
             if self.canceller is None:
                 from voicecheck.listening.echo_cancel import echo_canceller
 
@@ -95,6 +111,19 @@ class DuplexAudio:
         self._open_frames = lambda: MicrophoneStream(self.settings.microphone)
         if self._player is None:
             self._player = lambda samples, rate: play(samples, rate, self.settings.speaker)
+
+    def _allow_barge_in(self) -> None:
+        """Only where the loudspeaker can be stopped at once (one stream, its queue in our hands)
+        and the person can be heard over it (the echo canceller): with separate streams a playback
+        call cannot be cut short, and the gate alone does not hear a voice under the device's."""
+        if getattr(self.settings, "barge_in", True):
+            self.listener.on_barge_in = self.barge_in
+
+    def barge_in(self) -> None:
+        """The person talks over the device: stop talking now (called from the microphone thread)."""
+        self.interrupted.set()
+        if self._silence is not None:
+            self._silence()
 
     def _behind_canceller(self) -> None:
         """With the echo cancelled, the gate is strict while the device sounds (AEC3 lets bursts
@@ -127,7 +156,7 @@ class DuplexAudio:
         CANCELLED_ECHO_DELAY_S. Until it has shown that, or when it stops working (a loudspeaker
         whose delay is beyond its reach), the gate allows for a late echo, as without a canceller."""
         echo = self.listener.echo
-        wanted = round((CANCELLED_ECHO_DELAY_S if working else self._gate_delay_s) / FRAME_S)
+        wanted = round((CANCELLED_ECHO_DELAY_S if working else self._gate_delay_s + NOT_CANCELLING_EXTRA_S) / FRAME_S)
         echo.delay_frames = max(1, wanted)
 
     def _pump(self) -> None:
@@ -161,7 +190,10 @@ class DuplexAudio:
 
     def play(self, samples: np.ndarray, rate: int) -> None:
         """Play through the speaker. With one stream the listener learns what was played from the
-        stream itself; otherwise it is told here (its echo reference, placed by the clock)."""
+        stream itself; otherwise it is told here (its echo reference, placed by the clock).
+        Nothing is played while the person has the floor (`interrupted`)."""
+        if self.interrupted.is_set():
+            return
         if self._card is not None:
             self._player(samples, rate)
             return

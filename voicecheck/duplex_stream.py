@@ -68,6 +68,21 @@ class PlaybackQueue:
             self._pieces.clear()
             self._offset = 0
 
+    def fade_out(self, seconds: float = 0.04) -> None:
+        """Stop soon and softly: the next `seconds` of sound fade to nothing (a cut in the middle
+        of a word clicks), the rest is dropped; whoever waits for it is released."""
+        with self._lock:
+            if not self._pieces:
+                return
+            samples, _ = self._pieces[0]
+            tail = samples[self._offset:self._offset + max(1, int(seconds * SAMPLE_RATE))].copy()
+            tail *= np.linspace(1.0, 0.0, len(tail), dtype=np.float32)
+            for _, done in self._pieces:
+                done.set()
+            self._pieces.clear()
+            self._offset = 0
+            self._pieces.append((tail, threading.Event()))
+
     @property
     def busy(self) -> bool:
         with self._lock:
@@ -162,5 +177,5 @@ class DuplexStream:
         time.sleep(self.output_latency_s)  # the last block is still in the sound card's buffer
 
     def silence_now(self) -> None:
-        """Stop talking at once: what is still queued is dropped."""
-        self.playback.clear()
+        """Stop talking at once (a 40 ms fade): what is still queued is dropped."""
+        self.playback.fade_out()

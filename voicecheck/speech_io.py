@@ -131,6 +131,7 @@ class LiveEars:
         config = endpoint_config(self.settings, context.timeout_s)
         tone = self.duplex.play_tone if self.settings.turn_tone else None
         early = self._hearings.for_turn(self.recognizer, context)
+        self.duplex.interrupted.clear()  # the turn begins: the device may speak again after it
         try:
             result = self.duplex.listener.listen(config, look_back=self.settings.early_answers, on_waiting=tone,
                                                  after_frame=early.step)
@@ -148,6 +149,7 @@ class LiveEars:
         timings.update(heard.timings)
         timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s,
                         "early": 1.0 if result.early else 0.0, "early_end": 1.0 if utterance.ended_early else 0.0,
+                        "barged_in": 1.0 if result.barged_in else 0.0,
                         "hearings": float(early.hearings)})
         source = None
         if self.audio_dir is not None:
@@ -173,7 +175,8 @@ def open_live_audio(settings, voice: Voice, recognizer: Recognizer, content, aud
     atexit.register(duplex.close)  # the echo canceller's thread ends before the interpreter does
     openers = answer_openers(content)
     mouth = SpeakerMouth(voice, settings, player=duplex.play,
-                         on_phrase=lambda text: duplex.listener.phrase_starts(text in openers))
+                         on_phrase=lambda text: duplex.listener.phrase_starts(text in openers),
+                         interrupted=duplex.interrupted.is_set)
     return LiveEars(settings, recognizer, duplex, audio_dir), mouth
 
 
@@ -214,11 +217,15 @@ class SpeakerMouth:
     """Speaks through the loudspeaker, then leaves a short pause (settings.pause_s).
 
     `on_phrase(text)` is told before each phrase is spoken (the live listener uses it to know
-    where a question begins)."""
+    where a question begins). `interrupted()` true means the person has started answering over
+    the device (barge-in): the phrase stops after the piece playing, and nothing more is said
+    until the turn (LiveEars clears it)."""
 
     def __init__(self, voice: Voice, settings, clock: Clock | None = None,
                  player: Callable[[np.ndarray, int], None] | None = None,
-                 on_phrase: Callable[[str], None] | None = None) -> None:
+                 on_phrase: Callable[[str], None] | None = None,
+                 interrupted: Callable[[], bool] | None = None) -> None:
+        self._interrupted = interrupted or (lambda: False)
         self.voice = voice
         self.settings = settings
         self.clock = clock or RealClock()
@@ -246,6 +253,8 @@ class SpeakerMouth:
         self._play(turn_tone(self.settings.volume), TONE_RATE)
 
     def say(self, text: str, *, slow: bool = False) -> None:
+        if self._interrupted():
+            return  # the person has the floor
         if self._on_phrase is not None:
             self._on_phrase(text)
         # Piece by piece: the next piece is synthesised while the current one plays, so the first
@@ -261,8 +270,11 @@ class SpeakerMouth:
                 pending = self._synthesiser.submit(self.voice.synthesize, following, slow=slow)
             if first:  # the phrase starts with its first sound; between pieces the voice's pauses stay
                 samples, first = without_leading_silence(samples, rate), False
+            if self._interrupted():
+                return
             self._play(samples, rate)
-        self.clock.sleep(self.settings.pause_s)
+        if not self._interrupted():
+            self.clock.sleep(self.settings.pause_s)
 
 
 class WavMouth:

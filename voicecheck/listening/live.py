@@ -15,6 +15,13 @@ starts (`phrase_starts`). A turn (`listen`) then:
 4. otherwise signals the turn (`on_waiting`: the optional soft tone) and waits for an answer
    like a plain endpointer, until the no-answer timeout.
 
+While the device reads the choices of a question (the phrases after the question itself, before
+the turn), a person who talks for a while (`barge_in_s` of speech within a second) has the floor:
+`on_barge_in` is called once, from the source's thread, and the device stops talking
+(voicecheck.duplex); the turn then hears the answer out. The question itself is never cut — an
+answer to the urgent-signs question given after its first items would not have heard the rest —
+so an answer given over it is heard out after it, as above.
+
 It works on any frame source: the microphone (voicecheck.duplex), a Wyoming satellite's audio
 stream, or frames pushed by a test.
 """
@@ -44,11 +51,20 @@ class TurnResult:
     utterance: Utterance
     early: bool = False  # the answer began while the device was still talking
     candidates: int = 0  # answers found in the look-back (the last one counts)
+    barged_in: bool = False  # the person talked over the choices and the device stopped
+
+
+# The person has the floor after this much speech within BARGE_IN_WINDOW_S: longer than a 「はい」
+# or a filler like 「えっと」 (a short answer over the choices is still heard out after them), short
+# enough that the device stops within about a second of someone starting to answer.
+BARGE_IN_S = 0.6
+BARGE_IN_WINDOW_S = 0.9
+TALK_HOLD_FRAMES = round(0.6 / FRAME_S)  # a pause between words shorter than this is still talk
 
 
 class LiveListener:
     def __init__(self, detector: SpeechDetector | None = None, echo: EchoGate | None = None,
-                 keep_s: float = 180.0, stall_s: float = 5.0) -> None:
+                 keep_s: float = 180.0, stall_s: float = 5.0, barge_in_s: float = BARGE_IN_S) -> None:
         self.detector = detector or SpeechDetector()
         self.echo = echo or EchoGate()
         self.stall_s = stall_s
@@ -65,6 +81,17 @@ class LiveListener:
         # are captured (on a busy machine, up to seconds later): the device's voice must be placed
         # by the capture clock, or its echo arrives "after" the reference and passes for the person.
         self.capture_clock: Callable[[], int] | None = None
+        # Barge-in: called once (from the source's thread) when the person talks over the choices.
+        self.on_barge_in: Callable[[], None] | None = None
+        self.barge_in_frames = max(1, round(barge_in_s / FRAME_S))
+        self._may_barge_in = False  # the device is reading the choices of a question
+        self._recent_speech: deque[bool] = deque(maxlen=max(self.barge_in_frames, round(BARGE_IN_WINDOW_S / FRAME_S)))
+        self.barged_in = False  # the person took the floor since the last turn began
+        # From a barge-in until the device's next phrase the microphone hears the person over the
+        # echo's tail: the gate must not learn that as the echo's level (it would then gate out
+        # the rest of the very answer that stopped the device).
+        self._floor_taken = False
+        self._talking_until = 0  # frame index until which the person counts as still talking
 
     # ---------------------------------------------------------------- the source's side
 
@@ -78,8 +105,16 @@ class LiveListener:
             if float(np.max(np.abs(played))) > 0.0:
                 self._playing_until = index + 1
         echo_db = self.echo.echo_db(index)
+        # While the person talks, their voice must not become the room's background (the endpointer
+        # holds it during a turn; an answer given over the device comes before any turn): else
+        # after a second or two the bar rises to the voice itself and the rest of the answer is lost.
+        self.detector.hold(index < self._talking_until)
         verdict = self.detector.judge(frame, echo_db)
-        self.echo.learn(index, verdict.level_db)
+        if verdict.speech:
+            self._talking_until = index + 1 + TALK_HOLD_FRAMES
+        # Only the device's echo teaches the gate how loud the echo is (EchoGate.learn).
+        self.echo.learn(index, verdict.level_db, person=self._floor_taken or verdict.speech)
+        self._watch_for_barge_in(verdict)
         with self._changed:
             if len(self._frames) == self._frames.maxlen:
                 self._first += 1
@@ -87,6 +122,20 @@ class LiveListener:
             self._count += 1
             self._changed.notify_all()
         return verdict
+
+    def _watch_for_barge_in(self, verdict: FrameVerdict) -> None:
+        if not self._may_barge_in or self.on_barge_in is None:
+            self._recent_speech.clear()
+            return
+        self._recent_speech.append(verdict.speech)
+        if sum(self._recent_speech) >= self.barge_in_frames:
+            self._may_barge_in = False
+            self.barged_in = self._floor_taken = True
+            self._recent_speech.clear()
+            try:
+                self.on_barge_in()
+            except Exception:  # noqa: BLE001 - the device goes on talking; the answer is still heard out
+                pass
 
     def stop(self, reason: str = "the sound stopped") -> None:
         with self._changed:
@@ -119,6 +168,10 @@ class LiveListener:
         person says may answer the next turn. Without such a phrase, only what is said from the
         start of the device's last phrase on is looked back at (a confirmation, an offer)."""
         position = self._position()
+        # The choices (said after the question, before its turn) may be talked over; the question
+        # itself, a hint, a read-back or anything else may not.
+        self._may_barge_in = self._window_marked and not opens_answer
+        self._floor_taken = False
         if opens_answer:
             self._window_start = position
             self._window_marked = True
@@ -151,6 +204,8 @@ class LiveListener:
             start = max(self._window_start, self._last_say)
         start = max(self._first, start)
         self._window_marked = False
+        self._may_barge_in = False  # the device has finished talking: this is the turn
+        barged_in, self.barged_in = self.barged_in, False
         endpointer = Endpointer(config, self.detector, start_at_s=start * FRAME_S)
         candidate: Utterance | None = None
         candidates = 0
@@ -182,8 +237,9 @@ class LiveListener:
         self._window_start = index
         utterance = endpointer.finish()
         if utterance.timed_out and candidate is not None:
-            return TurnResult(candidate, early=True, candidates=candidates)
-        return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1))
+            return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in)
+        return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
+                          barged_in=barged_in)
 
     # ---------------------------------------------------------------- for the Ears
 
