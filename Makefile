@@ -40,6 +40,7 @@ bench: $(BENCH_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/endpointing.py
 	$(PY) bench/echo_cancel.py
+	$(PY) bench/echo_cancel.py --holdout --canceller-only --output bench/echo_cancel_holdout.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -53,7 +53,7 @@ ANSWERS_DIR = ROOT / "tests" / "data" / "live_room"
 SEED = 20_261_128
 
 DELAYS_MS = (20, 100, 250, 500, 1000)  # 1000 ms: beyond AEC3's delay search (the known limit)
-GAINS_DB = (-6.0, 0.0)  # the echo at the microphone against the file's level
+GAINS_DB = (-6.0, 0.0, 6.0)  # the echo at the microphone against the file's level (+6: a loud speaker close by)
 ECHO_RT60_S = 0.4  # the living room's reverberation for the loudspeaker …
 PERSON_RT60_S = 0.3  # … and for the person, who sits closer
 HISS_DBFS = -62.0  # the microphone's own hiss (it also caps the measurable ERLE near 40 dB)

@@ -573,7 +573,7 @@ def _keep_device_records(workdir: Path, name: str, log) -> None:
     bench/out/live/<name>/: a surprising turn can then be looked at after the room is gone."""
     kept = ROOT / "bench" / "out" / "live" / name
     shutil.rmtree(kept, ignore_errors=True)
-    for source in [workdir / "transcript.txt", *sorted((workdir / "data").rglob("*.jsonl"))]:
+    for source in [workdir / "transcript.txt", workdir / "device.log", *sorted((workdir / "data").rglob("*.jsonl"))]:
         if source.is_file():
             target = kept / source.relative_to(workdir)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -189,3 +189,30 @@ def test_when_the_canceller_is_not_cancelling_the_gate_looks_back_further_than_w
     assert duplex.listener.echo.delay_frames == round((without + NOT_CANCELLING_EXTRA_S) / FRAME_S)
     duplex._trust_canceller(True)
     assert duplex.listener.echo.delay_frames == round(CANCELLED_ECHO_DELAY_S / FRAME_S)
+
+
+def test_the_cancellation_meter_is_not_fooled_by_a_person_talking_over_the_device():
+    # live, an answer given over the choices made the energy-averaged meter call a working canceller
+    # broken for seconds; the gate then went back to its wide window and missed the next 「はい」
+    from voicecheck.listening.echo_cancel import CancellationMeter
+
+    rng = np.random.default_rng(5)
+    played = lambda: (0.2 * rng.standard_normal(FRAME_SAMPLES)).astype(np.float32)  # noqa: E731
+    meter = CancellationMeter()
+    for _ in range(100):  # the device talks; AEC3 takes 40 dB out
+        echo = played() * 0.5
+        meter.update(echo, echo * 0.01, played())
+    assert meter.working
+    for _ in range(60):  # the person talks over it: their voice is rightly left in
+        person = (0.1 * rng.standard_normal(FRAME_SAMPLES)).astype(np.float32)
+        meter.update(played() * 0.5 + person, person, played(), person=True)
+    assert meter.working
+    for _ in range(30):  # and a second of it not yet recognised as the person: the median holds
+        person = (0.1 * rng.standard_normal(FRAME_SAMPLES)).astype(np.float32)
+        meter.update(played() * 0.5 + person, person, played())
+    assert meter.working
+    broken = CancellationMeter()
+    for _ in range(100):  # a delay beyond AEC3's reach: nothing taken out
+        echo = played() * 0.5
+        broken.update(echo, echo * 0.9, played())
+    assert broken.reduction_db is not None and not broken.working

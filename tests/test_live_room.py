@@ -6,7 +6,8 @@ Each run is a short session (bench/live_room.py): the device (`run.py`, default 
 asks; the person answers the first QUESTIONS questions half a second after the turn tone, agrees to
 read-backs of what they meant and refuses others, then says 「もう終わりにします」 to the next.
 The summary must hold every answer as meant and say the session was stopped, and no answer may be
-lost (the device never says it heard nothing).
+lost (the device never says it heard nothing). A third run has `early_answers` on: the person answers
+while the device reads the choices, and the device must stop talking (barge-in) and keep the whole answer.
 
 Runs in `make test` whenever PulseAudio is installed (`.ci/run` installs it). `.ci/run` sets
 VOICECHECK_LIVE_ROOM=1: then a missing PulseAudio fails the test instead of skipping it.
@@ -36,6 +37,47 @@ TAKES = {"safety_now": ("again_jf_alpha", "jf_alpha")}
 switch = os.environ.get("VOICECHECK_LIVE_ROOM", "")
 pytestmark = [pytest.mark.model,
               pytest.mark.skipif(switch == "0", reason="VOICECHECK_LIVE_ROOM=0 skips the virtual-room sessions")]
+
+
+def _heard_records(workdir) -> list[dict]:
+    """What the device itself logged of each turn (its session records in the data folder)."""
+    import json
+    from pathlib import Path
+
+    records = []
+    for path in sorted(Path(workdir, "data").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry.get("type") == "heard":
+                records.append(entry)
+    return records
+
+
+def test_an_answer_given_over_the_choices_stops_the_device_and_is_kept_whole(tmp_path, content):
+    """early_answers with barge-in, live: the person answers the situations question while the
+    device is still reading its choices (EARLY_ANSWER_AFTER_S after the question begins); the device
+    stops talking, hears the whole answer, and keeps it."""
+    from bench.live_room import EARLY_ANSWER_AFTER_S
+
+    missing = pulseaudio_available()
+    if missing:
+        if switch == "1":
+            pytest.fail(f"the live-room test is required here (VOICECHECK_LIVE_ROOM=1), but PulseAudio is {missing}")
+        pytest.skip(f"PulseAudio {missing}")
+    if whisper_model_dir() is None:
+        pytest.skip("faster-whisper-base is not installed or mirrored")
+    person = session_person(questions=QUESTIONS, takes=TAKES, early={"situations": EARLY_ANSWER_AFTER_S})
+    with VirtualRoom(tmp_path / "pulse") as room:
+        run = run_live_session(room, tmp_path / "run", person, settings={"early_answers": True},
+                               timeout_s=SESSION_TIMEOUT_S)
+    transcript = "\n".join(run.transcript[-60:])
+    assert run.summary is not None, f"no summary\n{transcript}\n{run.errors}"
+    assert person.check(run.summary) == [], f"{run.summary}\n{transcript}"
+    assert run.returncode == 0, run.errors
+    situations = [r for r in _heard_records(tmp_path / "run") if r["question"] == "situations"]
+    assert run.early >= 1 and situations, transcript
+    first = situations[0]
+    assert first["timings"].get("barged_in") == 1.0 and first["timings"].get("early") == 1.0, (first, transcript)
 
 
 @pytest.mark.parametrize("room_sound", ["quiet", "tv_10dB"])

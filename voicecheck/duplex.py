@@ -146,7 +146,7 @@ class DuplexAudio:
         if self.canceller is None:
             return microphone
         cleaned = self.canceller.process(microphone, played)
-        self.cancellation.update(microphone, cleaned, played)
+        self.cancellation.update(microphone, cleaned, played, person=self.listener.person_talking)
         self._trust_canceller(self.cancellation.working)
         self._frames_since_played = 0 if np.any(played) else self._frames_since_played + 1
         return cleaned if self._frames_since_played * FRAME_S <= CANCELLED_ECHO_DELAY_S else microphone

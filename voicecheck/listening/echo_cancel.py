@@ -19,6 +19,8 @@ behind it as a back-stop:
 """
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from voicecheck.listening.frames import FRAME_S, SAMPLE_RATE, level_db
@@ -43,29 +45,38 @@ class EchoCanceller:
 class CancellationMeter:
     """How much softer the canceller makes the microphone while the device is loud (its ERLE),
     over the last few seconds of the device's speech. Below `working_db` the canceller is taken to
-    be not working (a delay beyond its reach: measured 1–2 dB at 1 s against 15–45 dB up to 0.5 s)."""
+    be not working (a delay beyond its reach: measured 1–2 dB at 1 s against 15–45 dB up to 0.5 s).
+
+    The figure is the median of frame-by-frame reductions, and frames where the person talks are
+    left out (`person=True`): a person talking over the device is not cancelled — rightly — and
+    an energy average let a few seconds of that pass for a canceller that had stopped working
+    (live: after an answer given over the choices, the gate went back to its wide window and
+    missed the 「はい」 to the read-back that followed)."""
 
     def __init__(self, working_db: float = 10.0, loud_db: float = -45.0, memory_s: float = 3.0,
                  settle_s: float = 1.5) -> None:
         self.working_db, self.loud_db = working_db, loud_db
-        self._keep = 1.0 - FRAME_S / memory_s  # exponential memory of about `memory_s` of loud frames
+        self._reductions: deque[float] = deque(maxlen=max(1, round(memory_s / FRAME_S)))
         self._settle_frames = round(settle_s / FRAME_S)
-        self._heard = self._left = 0.0
         self._loud_frames = 0
 
-    def update(self, microphone: np.ndarray, cleaned: np.ndarray, played: np.ndarray) -> None:
-        if level_db(played) < self.loud_db:
+    def update(self, microphone: np.ndarray, cleaned: np.ndarray, played: np.ndarray,
+               person: bool = False) -> None:
+        if person or level_db(played) < self.loud_db:
             return
-        self._heard = self._keep * self._heard + float(np.mean(np.square(microphone, dtype=np.float64)))
-        self._left = self._keep * self._left + float(np.mean(np.square(cleaned, dtype=np.float64)))
+        heard = float(np.mean(np.square(microphone, dtype=np.float64)))
+        left = float(np.mean(np.square(cleaned, dtype=np.float64)))
+        if heard <= 1e-12:
+            return  # nothing reached the microphone yet (the echo is still on its way)
+        self._reductions.append(10.0 * float(np.log10(heard / max(left, 1e-12))))
         self._loud_frames += 1
 
     @property
     def reduction_db(self) -> float | None:
         """The echo's reduction in dB, None until the device has been loud for `settle_s`."""
-        if self._loud_frames < self._settle_frames or self._heard <= 1e-12:
+        if self._loud_frames < self._settle_frames or not self._reductions:
             return None
-        return 10.0 * float(np.log10(self._heard / max(self._left, 1e-12)))
+        return float(np.median(np.fromiter(self._reductions, float)))
 
     @property
     def working(self) -> bool:

@@ -143,6 +143,11 @@ class LiveListener:
             self._changed.notify_all()
 
     @property
+    def person_talking(self) -> bool:
+        """The person has been talking within the last moment (or has the floor after a barge-in)."""
+        return self._floor_taken or self._count < self._talking_until
+
+    @property
     def now_s(self) -> float:
         return self._count * FRAME_S
 
