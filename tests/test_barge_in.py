@@ -64,13 +64,21 @@ class Room:
         self.push(microphone, played)
 
     def turn(self, then: np.ndarray = quiet(3.0)):
-        """A turn, with `then` and a few seconds of quiet arriving while it listens."""
-        rest = np.concatenate([then, quiet(6.0)])
-        feeding = threading.Thread(target=self.push, args=(rest,), daemon=True)
+        """A turn, with `then` and then quiet arriving while it listens (for as long as it listens)."""
+        done = threading.Event()
+
+        def feed():
+            self.push(then)
+            while not done.is_set():
+                self.push(quiet(0.3))
+                done.wait(0.001)
+
+        feeding = threading.Thread(target=feed, daemon=True)
         feeding.start()
         try:
             return self.listener.listen(EndpointConfig(no_answer_timeout_s=2.0, end_silence_s=1.0))
         finally:
+            done.set()
             feeding.join()
 
 
@@ -279,3 +287,32 @@ def test_a_whole_question_read_through_the_mouth_stops_when_the_person_answers_o
     full = round(sum(len(phrase_pieces(text)) for text in [question, *(o * 6 for o in options)]) * 0.3 / FRAME_S)
     assert heard.text == "週に一回くらいです。" and heard.timings["barged_in"] == 1.0, (heard, sounding, full, listener.now_s)
     assert sounding < full / 2  # the device stopped reading the choices
+
+
+def test_a_long_answer_does_not_raise_the_bar_for_the_next_one():
+    # live: an answer given over the choices, the read-back, then 「はい」 — never heard, because the
+    # answer's own frames had filled the background's window and the spread set the bar above a voice
+    from voicecheck.listening.background import BackgroundLevel
+
+    background = BackgroundLevel()
+    for _ in range(100):
+        background.update(-62.0)  # a quiet room
+    before = background.level_db, background.spread_db
+    background.hold(True)
+    for _ in range(200):  # six seconds of answer
+        background.update(-22.0)
+    background.hold(False)
+    background.update(-62.0)
+    assert background.level_db == pytest.approx(before[0], abs=0.5)
+    assert background.spread_db <= before[1] + 1.0
+
+
+def test_a_yes_right_after_the_read_back_of_an_answer_that_stopped_the_device_is_heard():
+    room = Room()
+    room.device_says(6.0, opens_answer=True)
+    room.device_says(3.0, opens_answer=False, person=voice(3.0))  # a long answer over the choices
+    assert room.barge_ins == 1
+    assert room.turn(quiet(0.2)).barged_in
+    room.device_says(3.0, opens_answer=False)  # 「…ですね。よろしいですか。」
+    result = room.turn(np.concatenate([quiet(0.5), voice(0.6)]))
+    assert not result.utterance.timed_out and result.utterance.speech_s >= 0.5

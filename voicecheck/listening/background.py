@@ -6,8 +6,9 @@ percentile of the frame levels of the last few seconds: speech always has gaps b
 words, and those gaps show the background even while someone talks; a low percentile of a
 long window is hardly moved by the talk itself.
 
-While an answer is going on (`hold()`), the estimate may fall but rises only slowly, so a
-long answer cannot raise the bar above its own quieter syllables. Before enough sound has
+While an answer is going on (`hold()`), the estimate stays as it was and the answer's frames are
+not added to the window, so a long answer can raise the bar neither above its own quieter
+syllables nor, once it is over, above the next answer. Before enough sound has
 been heard to know the background (`level_db` is None), only the absolute floor applies —
 an answer that begins at once is never lost for want of a background.
 """
@@ -21,12 +22,10 @@ from voicecheck.listening.frames import FRAME_S
 
 
 class BackgroundLevel:
-    def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.45,
-                 rise_while_held_db_per_s: float = 1.0) -> None:
+    def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.45) -> None:
         self.percentile = percentile
         self._levels: deque[float] = deque(maxlen=max(2, round(window_s / FRAME_S)))
         self._known_after = max(1, round(known_after_s / FRAME_S))
-        self._rise_per_frame = rise_while_held_db_per_s * FRAME_S
         self._held = False
         self._value: float | None = None
         self._spread: float = 0.0
@@ -48,6 +47,12 @@ class BackgroundLevel:
         self._held = held
 
     def update(self, frame_level_db: float) -> float | None:
+        if self._held and self._value is not None:
+            # The answer's own frames are not the background: kept in the window, they made its
+            # median the voice once the answer filled half of it, and the spread computed when the
+            # answer ended set the bar above the next answer (live: a 「はい」 right after an answer
+            # given over the device was never heard). The estimate stays as it was until the end.
+            return self._value
         self._levels.append(frame_level_db)
         if len(self._levels) < self._known_after:
             return self._value
@@ -57,11 +62,7 @@ class BackgroundLevel:
             return None
         low, estimate, mid = np.percentile(np.fromiter(self._levels, float, len(self._levels)),
                                            (10.0, self.percentile, 50.0))
-        if self._held:
-            if estimate > self._value:
-                estimate = min(estimate, self._value + self._rise_per_frame)
-        else:
-            self._spread = float(mid - low)
+        self._spread = float(mid - low)
         self._value = float(estimate)
         return self._value
 
