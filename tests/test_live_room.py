@@ -39,6 +39,17 @@ pytestmark = [pytest.mark.model,
               pytest.mark.skipif(switch == "0", reason="VOICECHECK_LIVE_ROOM=0 skips the virtual-room sessions")]
 
 
+def _require_the_live_room() -> None:
+    """Skip without PulseAudio or the speech model — or fail, where CI requires the live room."""
+    missing = pulseaudio_available()
+    if missing:
+        if switch == "1":
+            pytest.fail(f"the live-room test is required here (VOICECHECK_LIVE_ROOM=1), but PulseAudio is {missing}")
+        pytest.skip(f"PulseAudio {missing}")
+    if whisper_model_dir() is None:
+        pytest.skip("faster-whisper-base is not installed or mirrored")
+
+
 def _heard_records(workdir) -> list[dict]:
     """What the device itself logged of each turn (its session records in the data folder)."""
     import json
@@ -59,13 +70,7 @@ def test_an_answer_given_over_the_choices_stops_the_device_and_is_kept_whole(tmp
     stops talking, hears the whole answer, and keeps it."""
     from bench.live_room import EARLY_ANSWER_AFTER_S
 
-    missing = pulseaudio_available()
-    if missing:
-        if switch == "1":
-            pytest.fail(f"the live-room test is required here (VOICECHECK_LIVE_ROOM=1), but PulseAudio is {missing}")
-        pytest.skip(f"PulseAudio {missing}")
-    if whisper_model_dir() is None:
-        pytest.skip("faster-whisper-base is not installed or mirrored")
+    _require_the_live_room()
     person = session_person(questions=QUESTIONS, takes=TAKES, early={"situations": EARLY_ANSWER_AFTER_S})
     with VirtualRoom(tmp_path / "pulse") as room:
         run = run_live_session(room, tmp_path / "run", person, settings={"early_answers": True},
@@ -82,13 +87,7 @@ def test_an_answer_given_over_the_choices_stops_the_device_and_is_kept_whole(tmp
 
 @pytest.mark.parametrize("room_sound", ["quiet", "tv_10dB"])
 def test_a_spoken_session_through_the_virtual_room_keeps_the_right_answers(room_sound, tmp_path, content):
-    missing = pulseaudio_available()
-    if missing:
-        if switch == "1":
-            pytest.fail(f"the live-room test is required here (VOICECHECK_LIVE_ROOM=1), but PulseAudio is {missing}")
-        pytest.skip(f"PulseAudio {missing}")
-    if whisper_model_dir() is None:
-        pytest.skip("faster-whisper-base is not installed or mirrored")
+    _require_the_live_room()
     person = session_person(questions=QUESTIONS, takes=TAKES)
     with VirtualRoom(tmp_path / "pulse") as room:
         tv = tv_track(tmp_path / "tv.wav", answer_level_db(person) - 10.0) if room_sound == "tv_10dB" else None

@@ -63,10 +63,13 @@ class PlaybackQueue:
     def clear(self) -> None:
         """Drop everything still queued; whoever waits for it is released."""
         with self._lock:
-            for _, done in self._pieces:
-                done.set()
-            self._pieces.clear()
-            self._offset = 0
+            self._drop_all()
+
+    def _drop_all(self) -> None:  # with the lock held
+        for _, done in self._pieces:
+            done.set()
+        self._pieces.clear()
+        self._offset = 0
 
     def fade_out(self, seconds: float = 0.04) -> None:
         """Stop soon and softly: the next `seconds` of sound fade to nothing (a cut in the middle
@@ -77,10 +80,7 @@ class PlaybackQueue:
             samples, _ = self._pieces[0]
             tail = samples[self._offset:self._offset + max(1, int(seconds * SAMPLE_RATE))].copy()
             tail *= np.linspace(1.0, 0.0, len(tail), dtype=np.float32)
-            for _, done in self._pieces:
-                done.set()
-            self._pieces.clear()
-            self._offset = 0
+            self._drop_all()
             self._pieces.append((tail, threading.Event()))
 
     @property
