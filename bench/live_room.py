@@ -582,28 +582,30 @@ def _keep_device_records(workdir: Path, name: str, log) -> None:
 
 
 def live_report(log, questions: int | None = None, conditions: tuple[str, ...] = ("quiet", "tv10"),
-                repeat: int = 1, early_answers: bool = False) -> list[str]:
+                repeat: int = 1, answer_early: bool = False, early_answers: bool = True) -> list[str]:
     """The bench's live table: whole spoken sessions through the virtual room, one row per run.
-    `early_answers`: the device listens while it talks (the setting), and the person answers the
-    situations question while its options are still being read."""
+    `answer_early`: the person answers the situations question while its options are still being
+    read. `early_answers`: the setting (on by default: the device listens while it talks); off, the
+    microphone opens once the device has asked."""
     import tempfile
 
     problem = pulseaudio_available()
     if problem:
         return ["## Live, through a virtual sound card", "", f"Not measured: PulseAudio {problem}.", ""]
     person = session_person(questions=questions,
-                            early={"situations": EARLY_ANSWER_AFTER_S} if early_answers else None)
-    settings = {"early_answers": True} if early_answers else None
+                            early={"situations": EARLY_ANSWER_AFTER_S} if answer_early else None)
+    settings = None if early_answers else {"early_answers": False}
     scope = (f"answers the first {questions} questions, then says 「もう終わりにします」" if questions is not None
              else "answers the whole questionnaire and declines the exercises")
-    if early_answers:
+    if answer_early:
         scope += (f"; it answers the situations question {EARLY_ANSWER_AFTER_S:g} s after the question starts, "
                   "while the options are still being read")
     lines = ["## Live, through a virtual sound card (PulseAudio)", "",
              f"Command: `.venv/bin/python bench/live_room.py{f' --questions {questions}' if questions else ''} "
              f"--conditions {' '.join(conditions)}{f' --repeat {repeat}' if repeat > 1 else ''}"
-             f"{' --early-answers' if early_answers else ''}` · {time.strftime('%Y-%m-%d %H:%M')}.", "",
-             f"The device (`run.py`, Whisper base, {'early_answers on' if early_answers else 'default settings'}) "
+             f"{' --answer-early' if answer_early else ''}{'' if early_answers else ' --after-asking'}` · "
+             f"{time.strftime('%Y-%m-%d %H:%M')}.", "",
+             f"The device (`run.py`, Whisper base, {'default settings' if early_answers else 'early_answers off'}) "
              "plays into a null sink; its voice comes back "
              f"into the room {-ECHO_DB:g} dB down; the microphone is the room's monitor. A scripted person "
              f"(Kokoro jf_alpha; asked again, the same words again more slowly, then jm_kumo's take) {scope}, "
@@ -625,7 +627,7 @@ def live_report(log, questions: int | None = None, conditions: tuple[str, ...] =
             right = len(person.intents) - sum(1 for w in wrong if not w.startswith("status"))
             reply = (f"{np.percentile(run.reply_s, 50):.2f} / {np.percentile(run.reply_s, 95):.2f} / "
                      f"{max(run.reply_s):.2f} s" if run.reply_s else "–")
-            kept = f", {run.early} answer(s) given early" if early_answers else ""
+            kept = f", {run.early} answer(s) given early" if answer_early else ""
             lines.append(f"| {CONDITION_NAMES[key]} | {right}/{len(person.intents)} | {len(run.reply_s)} | {reply} | "
                          f"{run.seconds:.0f} s, {(run.summary or {}).get('status', 'no summary')}{kept} |")
     return lines + [""]
@@ -639,14 +641,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer only the first N questions, then stop (default: the whole questionnaire)")
     parser.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS), default=["quiet", "tv10"])
     parser.add_argument("--repeat", type=int, default=1, help="runs per condition")
-    parser.add_argument("--early-answers", action="store_true",
-                        help="early_answers on, and the situations question answered while it is read")
+    parser.add_argument("--answer-early", "--early-answers", action="store_true", dest="answer_early",
+                        help="the person answers the situations question while its options are read")
+    parser.add_argument("--after-asking", action="store_true",
+                        help="early_answers off: the microphone opens once the device has asked")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    print("\n".join(live_report(log, args.questions, tuple(args.conditions), args.repeat, args.early_answers)))
+    if args.answer_early and args.after_asking:
+        parser.error("--answer-early needs the device to listen while it talks (without --after-asking)")
+    print("\n".join(live_report(log, args.questions, tuple(args.conditions), args.repeat, args.answer_early,
+                                 early_answers=not args.after_asking)))
     return 0
 
 

@@ -54,13 +54,15 @@ class Room:
         for mic, out in zip(frames_of(microphone), frames_of(played)):
             self.listener.push(mic, played=out)
 
-    def device_says(self, seconds: float, opens_answer: bool, person: np.ndarray | None = None) -> None:
-        """One phrase of the device, optionally with the person talking over it from its start."""
+    def device_says(self, seconds: float, opens_answer: bool, person: np.ndarray | None = None,
+                    person_at_s: float = 0.0) -> None:
+        """One phrase of the device, optionally with the person talking over it from `person_at_s` on."""
         self.listener.phrase_starts(opens_answer)
         played = voice(seconds, 0.05)
         microphone = played * 0.1 + quiet(seconds)
         if person is not None:
-            microphone[: len(person)] += person[: len(microphone)]
+            at = int(person_at_s * SAMPLE_RATE)
+            microphone[at: at + len(person)] += person[: len(microphone) - at]
         self.push(microphone, played)
 
     def turn(self, then: np.ndarray = quiet(3.0)):
@@ -97,7 +99,7 @@ def test_talking_over_the_choices_stops_the_device_once_and_the_answer_is_heard_
 def test_the_question_itself_is_never_cut_but_an_answer_over_it_is_kept():
     # 「…今、どれか一つでも当てはまりますか」: an answer given after the first items has not heard the rest
     room = Room()
-    room.device_says(6.0, opens_answer=True, person=voice(1.5))
+    room.device_says(6.0, opens_answer=True, person=voice(1.5), person_at_s=2.0)
     assert room.barge_ins == 0
     result = room.turn()
     assert not result.barged_in and not result.utterance.timed_out and result.candidates == 1

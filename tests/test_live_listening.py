@@ -53,7 +53,7 @@ def test_an_answer_given_while_the_question_is_read_is_kept_without_waiting():
     listener = LiveListener(stall_s=0.5)
     push_all(listener, silence(1.0))
     listener.phrase_starts(opens_answer=True)
-    push_all(listener, np.concatenate([spoken("いいえ、ありません"), silence(2.0)]))
+    push_all(listener, np.concatenate([silence(1.5), spoken("いいえ、ありません"), silence(2.0)]))
     listener.phrase_starts()  # the device goes on with the options; the person has answered already
     push_all(listener, silence(3.0))
     tones = []

@@ -84,11 +84,15 @@ def open_io(mode: str, args: argparse.Namespace, settings: Settings, out_dir: Pa
     from voicecheck.speech_io import MicrophoneEars, SpeakerMouth, open_live_audio
     # Recordings are kept (in a private folder) only with keep-audio on; the ears check it. The
     # words are shown as they start to be spoken.
-    if settings.early_answers:  # one microphone stream for the whole session (experimental)
+    if settings.early_answers:  # one sound-card stream for the whole session: answers given early are kept
+        from voicecheck.audio import AudioDeviceError
         from voicecheck.content import load_content
-        ears, speaker = open_live_audio(settings, voice, recognizer, load_content(settings.prompts_dir),
-                                        audio_dir=out_dir)
-        return mode, ears, TeeMouth(TextMouth(), speaker)
+        try:
+            ears, speaker = open_live_audio(settings, voice, recognizer, load_content(settings.prompts_dir),
+                                            audio_dir=out_dir)
+            return mode, ears, TeeMouth(TextMouth(), speaker)
+        except AudioDeviceError as e:
+            _note(f"この機器では、質問の途中の答えは聞き取れません（{e}）。質問を読み終えてから聞き取ります。")
     speaker = SpeakerMouth(voice, settings)
     return mode, MicrophoneEars(settings, recognizer, audio_dir=out_dir, tone=speaker.tone), TeeMouth(TextMouth(), speaker)
 

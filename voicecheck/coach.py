@@ -118,7 +118,8 @@ class _Coach:
     # --- listening ------------------------------------------------------------------------------
 
     def listen(self, timeout_s: float) -> Heard | None:
-        return self.ears.listen(ListenContext(question_id=LISTEN_ID, phrases=self.listen_phrases, timeout_s=timeout_s))
+        return self.ears.listen(ListenContext(question_id=LISTEN_ID, phrases=self.listen_phrases, timeout_s=timeout_s,
+                                               replies_to_prompt=False))
 
     def command_of(self, heard: Heard) -> str | None:
         """The command in what was heard; None for silence or words that are no command."""

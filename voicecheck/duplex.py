@@ -12,7 +12,7 @@ from typing import Callable, ContextManager, Iterable
 
 import numpy as np
 
-from voicecheck.audio import AudioDeviceError, MicrophoneStream, play
+from voicecheck.audio import AudioDeviceError, play
 from voicecheck.listening.frames import FRAME_S
 from voicecheck.listening.live import LiveListener
 
@@ -48,10 +48,11 @@ class DuplexAudio:
 
     On a real device the speaker and the microphone run as one sound-card stream
     (voicecheck.duplex_stream) and each microphone frame first goes through the echo canceller
-    with what the speaker played in the same callback; where the devices cannot be opened
-    together at 16 kHz, they run as separate streams and the level gate alone keeps the device's
-    voice out. `open_frames`/`player` replace the devices (tests): plain microphone frames, or
-    (microphone, played) pairs.
+    with what the speaker played in the same callback. Where the devices cannot be opened together
+    at 16 kHz, or the canceller cannot be loaded, `start` raises AudioDeviceError: separate streams
+    put the echo at a different delay for every piece played, and the level gate alone does not
+    hear a person under the device's voice. `open_frames`/`player` replace the devices (tests and
+    other frame sources): plain microphone frames, or (microphone, played) pairs.
     """
 
     def __init__(self, settings, open_frames: Callable[[], ContextManager[Iterable]] | None = None,
@@ -88,29 +89,24 @@ class DuplexAudio:
         return self
 
     def _open_devices(self) -> None:
+        """The one-stream sound card with the echo canceller behind it, or AudioDeviceError (the
+        caller then opens the microphone only once the device has asked: voicecheck.speech_io)."""
         from voicecheck.duplex_stream import DuplexStream
+        from voicecheck.listening.echo_cancel import echo_canceller
 
-        try:
-            card = DuplexStream(self.settings.microphone, self.settings.speaker).__enter__()
-        except AudioDeviceError:
-            card = None
-        if card is not None:
-            self._card = card
-            self._open_frames = lambda: _Opened(card)
-            if self._player is None:
-                self._player = card.play
-            if self._silence is None:
-                self._silence = card.silence_now
-                self._allow_barge_in()
-            if self.canceller is None:
-                from voicecheck.listening.echo_cancel import echo_canceller
-
-                self.canceller = echo_canceller()
-            self._behind_canceller()
-            return
-        self._open_frames = lambda: MicrophoneStream(self.settings.microphone)
+        canceller = self.canceller or echo_canceller()
+        if canceller is None:
+            raise AudioDeviceError("エコー除去（pywebrtc-audio）を読み込めません")
+        card = DuplexStream(self.settings.microphone, self.settings.speaker).__enter__()
+        self._card = card
+        self._open_frames = lambda: _Opened(card)
         if self._player is None:
-            self._player = lambda samples, rate: play(samples, rate, self.settings.speaker)
+            self._player = card.play
+        if self._silence is None:
+            self._silence = card.silence_now
+            self._allow_barge_in()
+        self.canceller = canceller
+        self._behind_canceller()
 
     def _allow_barge_in(self) -> None:
         """Only where the loudspeaker can be stopped at once (one stream, its queue in our hands)

@@ -131,8 +131,8 @@ class DuplexStream:
             stream.start()
         except sd.PortAudioError as error:
             raise AudioDeviceError(
-                f"The microphone '{self.microphone.name}' and the speaker '{self.speaker.name}' "
-                f"could not be opened together at 16 kHz: {error}.") from None
+                f"マイク「{self.microphone.name}」とスピーカー「{self.speaker.name}」を 16 kHz で"
+                f"一緒に開けません: {error}") from None
         self._stream = stream
         self.output_latency_s = float(stream.latency[1])
         return self

@@ -25,6 +25,10 @@ class ListenContext:
     # Told what was heard in a pause that may end the answer, so the reply to it can be made
     # ready (synthesised) before the turn ends. Only a hint: the turn's final hearing decides.
     foresee: Callable[[Heard], None] | None = None
+    # A reply to the prompt just spoken: speech begun before the prompt could be heard goes on
+    # from before and is not taken (voicecheck.listening.live). False for the coach, where
+    # 「やめて」 counts whenever it comes.
+    replies_to_prompt: bool = True
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class Settings:
     end_silence_s: float = 1.3  # silence that ends an answer; longer for slow speakers with pauses
     end_when_complete: bool = True  # reply after a short pause when the answer is already complete
     turn_tone: bool = True  # a short soft tone when the device starts listening (README: Sound settings)
-    early_answers: bool = False  # listen while the device talks (experimental: README, Sound settings)
+    early_answers: bool = True  # listen while the device talks, so answers begun early are kept (README)
     barge_in: bool = True  # with early_answers: stop reading the choices when the person starts answering
     retries: int = 3  # tries per question before it is marked unknown
     data_dir: Path = None  # type: ignore[assignment]  # filled by __post_init__
@@ -130,7 +130,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("end_silence_s", "number", "この長さ黙ったら答えが終わったとみなす（ゆっくり話す方は長めに）", low=0.5, high=5.0, unit="秒"),
     Spec("end_when_complete", "switch", "はっきりした答えなら、短い間のあとすぐ次に進むか（false なら毎回 end_silence_s 待つ）"),
     Spec("turn_tone", "switch", "聞き始めるときに小さな合図の音（ポン）を鳴らすか"),
-    Spec("early_answers", "switch", "質問の途中の答えも聞き取るか（試験中。ふだんは false）"),
+    Spec("early_answers", "switch", "質問の途中の答えも聞き取るか（対応しないサウンドカードでは、質問を読み終えてから聞き取る）"),
     Spec("barge_in", "switch", "early_answers のとき、選択肢の読み上げ中に答え始めたら読むのをやめて聞くか"),
     Spec("retries", "whole", "聞き取れないとき聞き直す回数（超えると「わからない」にします）", low=1, high=10),
     Spec("data_dir", "folder", "答えを保存するフォルダ（本人だけが読めるようにします）"),

@@ -125,7 +125,7 @@ class LiveEars:
         self._hearings = PauseHearings(settings)
 
     def listen(self, context: ListenContext) -> Heard:
-        from voicecheck.listening.live import SourceStopped
+        from voicecheck.listening.live import EARLIEST_ANSWER_S, SourceStopped
 
         self.turn += 1
         config = endpoint_config(self.settings, context.timeout_s)
@@ -134,7 +134,8 @@ class LiveEars:
         self.duplex.interrupted.clear()  # the turn begins: the device may speak again after it
         try:
             result = self.duplex.listener.listen(config, look_back=self.settings.early_answers, on_waiting=tone,
-                                                 after_frame=early.step)
+                                                 after_frame=early.step,
+                                                 earliest_answer_s=EARLIEST_ANSWER_S if context.replies_to_prompt else None)
         except SourceStopped as stopped:
             raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
         utterance = result.utterance
@@ -149,7 +150,7 @@ class LiveEars:
         timings.update(heard.timings)
         timings.update({"speech": utterance.speech_s, "endpoint": utterance.trailing_silence_s,
                         "early": 1.0 if result.early else 0.0, "early_end": 1.0 if utterance.ended_early else 0.0,
-                        "barged_in": 1.0 if result.barged_in else 0.0,
+                        "barged_in": 1.0 if result.barged_in else 0.0, "went_on": result.went_on,
                         "hearings": float(early.hearings)})
         source = None
         if self.audio_dir is not None:
@@ -164,7 +165,9 @@ def answer_openers(content) -> frozenset[str]:
 
 
 def open_live_audio(settings, voice: Voice, recognizer: Recognizer, content, audio_dir: Path | None = None):
-    """Ears and mouth sharing one microphone stream and the speaker (the live mode)."""
+    """Ears and mouth sharing one microphone stream and the speaker (the live mode with
+    early_answers). AudioDeviceError when the sound card cannot run both as one stream with the
+    echo canceller (the caller then listens only once the device has asked)."""
     from voicecheck.duplex import DuplexAudio
 
     find_device(settings.microphone, "input")  # fail now, clearly

@@ -46,6 +46,7 @@ class EarlyEndConfig:
 class _Hearing:
     pause: float  # the endpointer's pause_started_at_s when the audio was taken
     future: Future  # → (Heard, verdict)
+    of: object = None  # the endpointer whose answer it hears
 
     def outcome(self) -> tuple[Heard, str] | None:
         """(heard, verdict), waiting for it; None when the hearing failed (no shortcut then)."""
@@ -66,6 +67,7 @@ class EarlyHearing:
         self._running: _Hearing | None = None
         self._latest: tuple[float, Heard, str] | None = None  # (pause, heard, verdict)
         self._final_pause: float | None = None
+        self._endpointer = None  # the answer being watched
         self.hearings = 0  # decodes started, for the timings
 
     def _hear_and_judge(self, samples: np.ndarray) -> tuple[Heard, str]:
@@ -81,6 +83,10 @@ class EarlyHearing:
         return heard, verdict
 
     def step(self, endpointer) -> None:
+        if endpointer is not self._endpointer:
+            # A new answer in the same turn (what came before was not taken as one): pauses are
+            # counted from each endpointer's start, so nothing heard of the old one may carry over.
+            self._endpointer, self._latest, self._final_pause = endpointer, None, None
         if endpointer.state == endpointer.ENDED:
             self._final_pause = endpointer.pause_started_at_s if endpointer.silence_s > 0 else None
             return
@@ -90,7 +96,7 @@ class EarlyHearing:
         if running is not None and running.future.done():
             self._running = None
             outcome = running.outcome()
-            if outcome is not None:
+            if outcome is not None and running.of is endpointer:
                 self._latest = (running.pause, *outcome)
         in_pause = endpointer.silence_s > 0
         pause = endpointer.pause_started_at_s
@@ -108,7 +114,7 @@ class EarlyHearing:
         if (not current and self._running is None and in_pause
                 and endpointer.silence_s >= self.config.listen_after_s - 1e-9):
             samples = np.concatenate(endpointer.kept) if endpointer.kept else np.zeros(0, np.float32)
-            self._running = _Hearing(pause, self._worker.submit(self._hear_and_judge, samples))
+            self._running = _Hearing(pause, self._worker.submit(self._hear_and_judge, samples), endpointer)
             self.hearings += 1
 
     def heard(self) -> Heard | None:
@@ -119,7 +125,7 @@ class EarlyHearing:
         running = self._running
         if running is not None:
             outcome = running.outcome()  # an outdated one must finish before the real decode anyway
-            if running.pause == self._final_pause:
+            if running.pause == self._final_pause and running.of is self._endpointer:
                 return outcome[0] if outcome is not None else None
         if self._latest is not None and self._latest[0] == self._final_pause:
             return self._latest[1]

@@ -60,6 +60,7 @@ class Utterance:
     last_speech_at_s: float = 0.0  # stream time of the end of the last speech frame
     ended_at_s: float = 0.0  # stream time when the end was decided
     ended_early: bool = False  # ended in a short pause because the words were a complete answer
+    onset_s: float = 0.0  # stream time when the speech began (the pre-roll left out)
 
 
 def default_detector():
@@ -91,6 +92,7 @@ class Endpointer:
         self.origin_s = start_at_s
         self.elapsed_s = 0.0
         self.started_at_s = 0.0
+        self.onset_s = 0.0  # elapsed time of the first voiced frame of the answer
         self.last_speech_at_s = 0.0
         self.speech_s = 0.0
         self.silence_s = 0.0
@@ -124,6 +126,8 @@ class Endpointer:
                 if self._hold:
                     self._hold(True)
                 self.started_at_s = self.elapsed_s - len(self._pre_roll) * self.frame_s
+                first_voiced = next(i for i, v in enumerate(self._recent) if v)
+                self.onset_s = self.elapsed_s - (len(self._recent) - first_voiced) * self.frame_s
                 self.speech_s = sum(self._recent) * self.frame_s
                 self._last3.extend([True] * 3)
                 started = list(self._pre_roll)
@@ -187,6 +191,7 @@ class Endpointer:
             last_speech_at_s=round(self.origin_s + self.last_speech_at_s, 3),
             ended_at_s=round(self.origin_s + self.elapsed_s, 3),
             ended_early=self.ended_early,
+            onset_s=round(self.origin_s + (self.onset_s if ended else self.elapsed_s), 3),
         )
 
 

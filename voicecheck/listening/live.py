@@ -22,6 +22,11 @@ the turn), a person who talks for a while (`barge_in_s` of speech within a secon
 answer to the urgent-signs question given after its first items would not have heard the rest —
 so an answer given over it is heard out after it, as above.
 
+Nobody answers a prompt before hearing it: speech that began less than `EARLIEST_ANSWER_S` after
+the prompt did (or before it) is the person going on with what they were saying — most often the
+rest of the last answer, after the device replied to its first part — and is never taken as the
+answer to this prompt; the turn hears it out and then waits for the answer (`TurnResult.went_on`).
+
 It works on any frame source: the microphone (voicecheck.duplex), a Wyoming satellite's audio
 stream, or frames pushed by a test.
 """
@@ -52,6 +57,7 @@ class TurnResult:
     early: bool = False  # the answer began while the device was still talking
     candidates: int = 0  # answers found in the look-back (the last one counts)
     barged_in: bool = False  # the person talked over the choices and the device stopped
+    went_on: float = 0.0  # seconds of speech begun before the prompt could be heard (not taken as the answer)
 
 
 # The person has the floor after this much speech within BARGE_IN_WINDOW_S: longer than a 「はい」
@@ -60,6 +66,10 @@ class TurnResult:
 BARGE_IN_S = 0.6
 BARGE_IN_WINDOW_S = 0.9
 TALK_HOLD_FRAMES = round(0.6 / FRAME_S)  # a pause between words shorter than this is still talk
+# Speech beginning within this time of a prompt's start cannot be a reply to it (hearing the first
+# words and starting to answer takes longer): it goes on from before — after a complete first part
+# the device replies in a 0.8 s pause, and the rest of that answer may follow over the next question.
+EARLIEST_ANSWER_S = 1.0
 
 
 class LiveListener:
@@ -196,10 +206,13 @@ class LiveListener:
 
     def listen(self, config: EndpointConfig, *, look_back: bool = True, grace_s: float = 2.0,
                on_waiting: Callable[[], None] | None = None,
-               after_frame: Callable[[Endpointer], None] | None = None) -> TurnResult:
+               after_frame: Callable[[Endpointer], None] | None = None,
+               earliest_answer_s: float | None = EARLIEST_ANSWER_S) -> TurnResult:
         """One answer (see the module docstring). The no-answer timeout counts from this call.
         `after_frame` sees the endpointer after every frame heard live (the answer heard in its
-        pauses: voicecheck.listening.early_end)."""
+        pauses: voicecheck.listening.early_end). `earliest_answer_s`: speech begun before this much
+        of the prompt has been heard is not its answer; None takes speech whenever it began (the
+        coach's 「やめて」)."""
         now = self._count
         if not look_back:
             start = now
@@ -207,13 +220,20 @@ class LiveListener:
             start = self._window_start
         else:
             start = max(self._window_start, self._last_say)
+        # Where the prompt this turn answers began, when the look-back starts at one.
+        prompt_at = start if (look_back and earliest_answer_s is not None
+                              and (self._window_marked or start == self._last_say)) else None
         start = max(self._first, start)
+
+        def too_soon(u: Utterance) -> bool:
+            return prompt_at is not None and u.onset_s < prompt_at * FRAME_S + earliest_answer_s
         self._window_marked = False
         self._may_barge_in = False  # the device has finished talking: this is the turn
         barged_in, self.barged_in = self.barged_in, False
         endpointer = Endpointer(config, self.detector, start_at_s=start * FRAME_S)
         candidate: Utterance | None = None
         candidates = 0
+        went_on = 0.0
         index = start
         while index < now:  # look back: answers given while the device talked
             frame, verdict = self._frame(index)
@@ -221,30 +241,51 @@ class LiveListener:
             index += 1
             if endpointer.done:
                 utterance = endpointer.finish()
-                if not utterance.timed_out:
+                if utterance.timed_out:
+                    pass
+                elif too_soon(utterance):
+                    went_on += utterance.speech_s
+                else:
                     candidate, candidates = utterance, candidates + 1
                 endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
-        early = endpointer.state == Endpointer.SPEAKING
+        early = endpointer.state == Endpointer.SPEAKING and not too_soon(self._so_far(endpointer))
         if endpointer.state == Endpointer.WAITING:
-            # the timeout counts from now, and the pre-roll keeps the last half second heard
-            waited = endpointer.elapsed_s
-            endpointer.config = replace(config, no_answer_timeout_s=config.no_answer_timeout_s + waited)
-            if candidate is not None:
-                endpointer.config = replace(endpointer.config, no_answer_timeout_s=waited + grace_s)
-            elif on_waiting is not None:
-                on_waiting()
-        while not endpointer.done:
-            frame, verdict = self._frame(index)
-            endpointer.feed(frame, verdict.speech)
-            index += 1
-            if after_frame is not None:
-                after_frame(endpointer)
+            self._wait_for_answer(endpointer, config, candidate is not None, grace_s, on_waiting)
+        while True:
+            while not endpointer.done:
+                frame, verdict = self._frame(index)
+                endpointer.feed(frame, verdict.speech)
+                index += 1
+                if after_frame is not None:
+                    after_frame(endpointer)
+            utterance = endpointer.finish()
+            if utterance.timed_out or not too_soon(utterance):
+                break
+            # Still going on from before the prompt: heard out, not taken; now the answer itself.
+            went_on += utterance.speech_s
+            endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
+            self._wait_for_answer(endpointer, config, candidate is not None, grace_s, on_waiting)
         self._window_start = index
-        utterance = endpointer.finish()
         if utterance.timed_out and candidate is not None:
-            return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in)
+            return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
-                          barged_in=barged_in)
+                          barged_in=barged_in, went_on=went_on)
+
+    @staticmethod
+    def _so_far(endpointer: Endpointer) -> Utterance:
+        return Utterance(np.zeros(0, np.float32), onset_s=endpointer.origin_s + endpointer.onset_s)
+
+    @staticmethod
+    def _wait_for_answer(endpointer: Endpointer, config: EndpointConfig, have_candidate: bool,
+                         grace_s: float, on_waiting: Callable[[], None] | None) -> None:
+        """From now on the endpointer waits the no-answer timeout for an answer (its pre-roll keeps
+        the last half second heard) — or only `grace_s` when an answer was already found in the
+        look-back (a correction may follow)."""
+        waited = endpointer.elapsed_s
+        endpointer.config = replace(config, no_answer_timeout_s=waited + (grace_s if have_candidate
+                                                                          else config.no_answer_timeout_s))
+        if not have_candidate and on_waiting is not None:
+            on_waiting()
 
     # ---------------------------------------------------------------- for the Ears
 
