@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_VOICES = ROOT / "tests" / "data" / "other_voices"
 RATE = 16_000
+FRAME_SAMPLES = 480  # 30 ms, the frames both watches read
 ECHO_DB = -6.0  # the device's voice at the microphone, relative to its level in the file
 SOUND_DB = -45.0  # the speaker counts as sounding above this (dBFS, 30 ms frames)
 TONE_HZ = 660.0  # voicecheck.duplex.TONE_HZ
@@ -138,19 +139,50 @@ class VirtualRoom:
         self._players.append(watch.process)
         return watch
 
+    def listen_to_room(self) -> "RoomWatch":
+        watch = RoomWatch(self)
+        self._players.append(watch.process)
+        return watch
+
 
 class SpeakerWatch:
-    """Follows the device's loudspeaker (the speaker sink's monitor): when it sounds, when it is quiet."""
+    """Follows the device's loudspeaker (the speaker sink's monitor): when it sounds, when it is quiet.
+    A frame's time is when it was read, so it lags the sound by the recording's latency — the same
+    lag as `RoomWatch`'s, which is what the person's speech is placed by."""
+
+    SOURCE = "speaker.monitor"
 
     def __init__(self, room: VirtualRoom) -> None:
         self.process = subprocess.Popen(
-            ["parec", "-d", "speaker.monitor", "--raw", "--format=float32le", f"--rate={RATE}", "--channels=1",
+            ["parec", "-d", self.SOURCE, "--raw", "--format=float32le", f"--rate={RATE}", "--channels=1",
              "--latency-msec=20"], env=room.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.last_sound = time.monotonic()
         self.sound_times: list[float] = []
         self.tone_times: list[float] = []
         self._lock = threading.Lock()
+        # The recording's own clock: parec hands its frames over in bursts, so the time a frame is read
+        # can lag its sound by a second or more. Frame k starts at origin + k × 30 ms, the origin being
+        # the least-lagged reading seen (null sinks run on the system clock, so there is no drift).
+        self._count = 0
+        self._origin = float("inf")
+        self.sound_frames: list[int] = []
         threading.Thread(target=self._read, daemon=True).start()
+
+    def _frame(self, frame: np.ndarray, now: float) -> None:
+        """Every frame read, with when it was read: keeps the recording's clock (and, in the room, the audio)."""
+        self._origin = min(self._origin, now - (self._count + 1) * FRAME_SAMPLES / RATE)
+        self._count += 1
+
+    def frame_time(self, index: int) -> float:
+        """When frame `index` began to sound, on the monotonic clock."""
+        return self._origin + index * FRAME_SAMPLES / RATE
+
+    def first_sound_from(self, t: float) -> float | None:
+        """When the first sounding frame that begins at or after `t` ends (on the recording's clock:
+        its end, so a reply is never timed earlier than it began), or None."""
+        with self._lock:
+            start = next((start for start in map(self.frame_time, self.sound_frames) if start >= t), None)
+        return None if start is None else start + FRAME_SAMPLES / RATE
 
     def _read(self) -> None:
         size = 480 * 4
@@ -161,6 +193,9 @@ class SpeakerWatch:
             if not block or len(block) < size:
                 return
             frame = np.frombuffer(block, dtype="<f4").astype(np.float64)
+            with self._lock:
+                index = self._count
+                self._frame(frame, time.monotonic())
             level = 10 * np.log10(max(float(np.mean(frame ** 2)), 1e-12))
             if level > SOUND_DB:
                 now = time.monotonic()
@@ -170,6 +205,7 @@ class SpeakerWatch:
                 with self._lock:
                     self.last_sound = now
                     self.sound_times.append(now)
+                    self.sound_frames.append(index)
                     # the device's turn tone ("your turn"): 0.18 s of 660 Hz, so several frames in a
                     # row; a single tonal frame can be a vowel of the device's voice, mid-sentence
                     if band > 0.9 * spectrum.sum():
@@ -208,6 +244,45 @@ class SpeakerWatch:
     def first_sound_after(self, t: float) -> float | None:
         with self._lock:
             return next((s for s in self.sound_times if s > t), None)
+
+
+class RoomWatch(SpeakerWatch):
+    """Records the room (its sink's monitor: the person, the TV, the device's echo) on the same kind
+    of recording clock as `SpeakerWatch` times the device's reply. `placed` finds where a clip the
+    person played actually sounded: timing the reply from the `paplay` call counted its start-up as
+    the device's delay."""
+
+    SOURCE = "room.monitor"
+
+    def __init__(self, room: VirtualRoom) -> None:
+        self._frames: list[np.ndarray] = []
+        super().__init__(room)
+
+    def _frame(self, frame: np.ndarray, now: float) -> None:
+        super()._frame(frame, now)
+        self._frames.append(frame.astype(np.float32))
+
+    def placed(self, clip: np.ndarray, after: float, within_s: float = 1.5) -> float | None:
+        """When the first sample of `clip` sounded in the room, searching from `after` (the time it
+        was started) for `within_s`; None if it cannot be found there."""
+        with self._lock:
+            first = max(0, int(np.floor((after - self._origin) * RATE / FRAME_SAMPLES)))
+            last = min(len(self._frames), first + int(np.ceil((within_s + len(clip) / RATE) * RATE / FRAME_SAMPLES)))
+            if last - first < 2:
+                return None
+            audio = np.concatenate(self._frames[first:last]).astype(np.float64)
+            begins = self.frame_time(first)
+        head = clip[: min(len(clip), RATE)].astype(np.float64)  # its first second is enough to place it
+        if len(audio) < len(head) or not np.any(head):
+            return None
+        n = 1 << int(np.ceil(np.log2(len(audio) + len(head))))
+        score = np.fft.irfft(np.fft.rfft(audio, n) * np.conj(np.fft.rfft(head, n)), n)[: len(audio) - len(head) + 1]
+        energy = np.sqrt(np.convolve(audio ** 2, np.ones(len(head)), "valid")) * np.sqrt(np.sum(head ** 2))
+        fit = score / np.maximum(energy, 1e-9)
+        offset = int(np.argmax(fit))
+        if fit[offset] < 0.5:  # not recognisably the clip (drowned, or not played)
+            return None
+        return float(begins + offset / RATE)
 
 
 # ---------------------------------------------------------------------- the scripted person
@@ -400,6 +475,8 @@ class LiveRun:
     returncode: int | None
     seconds: float
     reply_s: list[float] = field(default_factory=list)  # end of the person's speech → the device's reply
+    start_up_s: list[float] = field(default_factory=list)  # paplay called → the clip sounding in the room
+    unplaced: int = 0  # answers not found in the room's recording (their reply timed from the paplay call)
     said: list[str] = field(default_factory=list)
     errors: str = ""
     early: int = 0  # answers the person gave while the device was still asking
@@ -429,6 +506,7 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
     dialogue = Dialogue(person)
     early_at = {dialogue.questions[i.question].text: i for i in person.intents if i.early_after_s is not None}
     watch = room.listen_to_speaker()
+    room_watch = room.listen_to_room()  # where the person's clips really sounded, on the same clock
     if tv is not None:
         room.loop(tv)
     started = time.monotonic()
@@ -459,7 +537,7 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
     pending: list[tuple[float, str]] = []  # the device's words since the person last spoke
     last_spoke = started
     speech_ends: list[float] = []
-    spoken: list[str] = []  # the clip of each answer, for the per-turn reply times
+    spoken: list[Path] = []  # the clip of each answer, for the per-turn reply times
     early_done: set[str] = set()
     try:
         while True:
@@ -513,8 +591,8 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
             note(f"person: {clip.name} — {why}")
             t0 = time.monotonic()
             room.play(clip)
-            speech_ends.append(t0 + speech_end_s(clip))
-            spoken.append(clip.name)
+            speech_ends.append(t0)
+            spoken.append(clip)
             last_spoke = time.monotonic()
         run.returncode = device.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -526,12 +604,26 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
         run.seconds = time.monotonic() - started
         run.errors += (workdir / "device.log").read_text(encoding="utf-8", errors="replace")[-3000:]
         (workdir / "transcript.txt").write_text("\n".join(run.transcript) + "\n", encoding="utf-8")
-    for end, name in zip(speech_ends, spoken):
-        reply_at = watch.first_sound_after(end)
+    from voicecheck.audio import read_wav
+
+    for started_at, clip in zip(speech_ends, spoken):
+        name = clip.name
+        placed = room_watch.placed(read_wav(clip), started_at - 0.05)
+        if placed is None:
+            run.unplaced += 1  # timed from the paplay call instead (counts its start-up as the device's delay)
+        else:
+            run.start_up_s.append(round(placed - started_at, 3))
+        end = (started_at if placed is None else placed) + speech_end_s(clip)
+        reply_at = watch.first_sound_from(end) if placed is not None else watch.first_sound_after(end)
         if reply_at is not None and reply_at - end < 30:
             run.reply_s.append(round(reply_at - end, 3))
             if log:
-                log(f"    reply to {name}: {reply_at - end:.2f} s")
+                where = ("placed in the room's recording" if placed is not None
+                         else "not found in the room's recording: timed from the paplay call")
+                log(f"    reply to {name}: {reply_at - end:.2f} s ({where})")
+    if log and run.start_up_s:
+        log(f"    paplay start-up (call → sound in the room): p50 {np.median(run.start_up_s):.3f} s, "
+            f"max {max(run.start_up_s):.3f} s")
     if summary_path.is_file():
         run.summary = json.loads(summary_path.read_text(encoding="utf-8"))
     return run
@@ -565,7 +657,7 @@ CONDITIONS = {"quiet": None, "tv10": -10.0, "tv5": -5.0}  # the TV's level relat
 CONDITION_NAMES = {"quiet": "quiet", "tv10": "TV 10 dB below the answers", "tv5": "TV 5 dB below the answers"}
 
 
-EARLY_ANSWER_AFTER_S = 12.0  # --early-answers: the situations question is answered this long after it starts
+EARLY_ANSWER_AFTER_S = 12.0  # --answer-early: the situations question is answered this long after it starts
 
 
 def _keep_device_records(workdir: Path, name: str, log) -> None:

@@ -202,3 +202,27 @@ def test_a_simulated_session_ends_each_question_where_the_questionnaire_leaves_i
     assert all(kind == "right" for kind in kinds.values()), kinds
     turns = {e.question: e.turns for e in endings}
     assert turns["swelling"] == 2 and turns["warmth"] == 1  # a read-back costs one turn
+
+
+def test_the_live_bench_places_a_clip_where_it_really_sounded_in_the_room():
+    """bench/live_room.py times the reply from where the person's clip sounded in the room's own
+    recording (paplay starts late), found through the TV, on the clock the reply is timed by."""
+    import threading
+
+    from bench.live_room import RATE, RoomWatch
+
+    rng = np.random.default_rng(5)
+    clip = (0.3 * rng.standard_normal(RATE)).astype(np.float32) * np.hanning(RATE).astype(np.float32)
+    tv = (0.1 * rng.standard_normal(4 * RATE)).astype(np.float32)
+    room = tv.copy()
+    at = int(1.337 * RATE)
+    room[at:at + len(clip)] += clip
+    watch = object.__new__(RoomWatch)  # no PulseAudio: the frames as if read from the room's monitor
+    watch._lock, watch._frames, watch._count, watch._origin = threading.Lock(), [], 0, float("inf")
+    for i in range(len(room) // 480):
+        # handed over in bursts of ten frames, the first burst only once the tenth frame has sounded
+        read_at = 100.0 + (i // 10 + 1) * 10 * 480 / RATE + 0.004 + (0.8 if i < 40 else 0.0)
+        watch._frame(room[i * 480:(i + 1) * 480].astype(np.float64), read_at)
+    placed = watch.placed(clip, after=100.9)
+    assert placed is not None and abs(placed - (100.0 + 1.337)) < 0.01  # within the least lag seen
+    assert watch.placed(clip, after=102.5) is None  # not there: the caller falls back to the paplay call
