@@ -614,7 +614,7 @@ def run_live_session(room: VirtualRoom, workdir: Path, person: Person, tv: Path 
         else:
             run.start_up_s.append(round(placed - started_at, 3))
         end = (started_at if placed is None else placed) + speech_end_s(clip)
-        reply_at = watch.first_sound_from(end) if placed is not None else watch.first_sound_after(end)
+        reply_at = watch.first_sound_from(end)
         if reply_at is not None and reply_at - end < 30:
             run.reply_s.append(round(reply_at - end, 3))
             if log:

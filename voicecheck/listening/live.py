@@ -225,8 +225,8 @@ class LiveListener:
                               and (self._window_marked or start == self._last_say)) else None
         start = max(self._first, start)
 
-        def too_soon(u: Utterance) -> bool:
-            return prompt_at is not None and u.onset_s < prompt_at * FRAME_S + earliest_answer_s
+        def too_soon(onset_s: float) -> bool:  # began before the prompt could be heard
+            return prompt_at is not None and onset_s < prompt_at * FRAME_S + earliest_answer_s
         self._window_marked = False
         self._may_barge_in = False  # the device has finished talking: this is the turn
         barged_in, self.barged_in = self.barged_in, False
@@ -241,14 +241,12 @@ class LiveListener:
             index += 1
             if endpointer.done:
                 utterance = endpointer.finish()
-                if utterance.timed_out:
-                    pass
-                elif too_soon(utterance):
+                if not utterance.timed_out and too_soon(utterance.onset_s):
                     went_on += utterance.speech_s
-                else:
+                elif not utterance.timed_out:
                     candidate, candidates = utterance, candidates + 1
                 endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
-        early = endpointer.state == Endpointer.SPEAKING and not too_soon(self._so_far(endpointer))
+        early = endpointer.state == Endpointer.SPEAKING and not too_soon(endpointer.origin_s + endpointer.onset_s)
         if endpointer.state == Endpointer.WAITING:
             self._wait_for_answer(endpointer, config, candidate is not None, grace_s, on_waiting)
         while True:
@@ -259,7 +257,7 @@ class LiveListener:
                 if after_frame is not None:
                     after_frame(endpointer)
             utterance = endpointer.finish()
-            if utterance.timed_out or not too_soon(utterance):
+            if utterance.timed_out or not too_soon(utterance.onset_s):
                 break
             # Still going on from before the prompt: heard out, not taken; now the answer itself.
             went_on += utterance.speech_s
@@ -270,10 +268,6 @@ class LiveListener:
             return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
                           barged_in=barged_in, went_on=went_on)
-
-    @staticmethod
-    def _so_far(endpointer: Endpointer) -> Utterance:
-        return Utterance(np.zeros(0, np.float32), onset_s=endpointer.origin_s + endpointer.onset_s)
 
     @staticmethod
     def _wait_for_answer(endpointer: Endpointer, config: EndpointConfig, have_candidate: bool,
