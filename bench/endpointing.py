@@ -210,6 +210,9 @@ class Outcome:
     false_start: bool
     timed_out: bool
     ended_early: bool = False  # ended in a short pause because the words were a complete answer
+    # The answer had ended early on its first part and the person went on: the rest was heard and
+    # the whole answer ends where measured (the live path); the microphone alone cuts it instead.
+    rest_heard: bool = False
 
 
 class _TimedHearing:
@@ -279,13 +282,29 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
         worker = StreamTimeWorker()
         worker.clock = lambda: endpointer.elapsed_s
         early = words.hearing(case, worker)
-    for frame in frames_of(answer):
+    frames = frames_of(answer)
+    for frame in frames:
         endpointer.feed(frame)
         if early is not None:
             early.step(endpointer)
         if endpointer.done:
             break
     u = endpointer.finish()
+    rest_heard = False
+    if early is not None and u.ended_early:
+        # The live path listens on while the device acknowledges the first part: what the person
+        # says before the pause has lasted end_silence_s is the rest of the same answer.
+        from voicecheck.listening.rest_of_answer import hear_rest
+
+        whole_hearing = words.hearing(case, worker)
+
+        def step(rest_endpointer) -> None:
+            worker.clock = lambda: rest_endpointer.origin_s + rest_endpointer.elapsed_s
+            whole_hearing.step(rest_endpointer)
+
+        whole = hear_rest(((f, detector.is_speech(f)) for f in frames), u, config, detector, step)
+        if whole is not None:
+            u, rest_heard = whole, True
     if u.timed_out:
         return Outcome(None, False, False, True, False, True)
     false_start = u.started_at_s + config.pre_roll_s < case.speech_start_s - 0.3
@@ -294,7 +313,7 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
     ended = u.ended_at_s
     cut_in_pause = not at_cap and ended < case.speech_end_s - 0.05
     wait = None if at_cap else ended - case.speech_end_s
-    return Outcome(wait, at_cap, cut_in_pause, start_missed, false_start, False, u.ended_early)
+    return Outcome(wait, at_cap, cut_in_pause, start_missed, false_start, False, u.ended_early, rest_heard)
 
 
 @dataclass
@@ -343,14 +362,21 @@ def table(rows: list[Row], n: int) -> list[str]:
 
 def words_table(rows: list[Row], n: int) -> list[str]:
     lines = ["| condition | end wait p50 / p95 | end found within 1.5 s | cut at the 30 s cap | "
-             "cut in a pause: after a complete sentence / other | ended early (complete, after 0.8 s) |",
-             "|---|---|---|---|---|---|"]
+             "cut in a pause: after a complete sentence / other | the rest heard after the reply | "
+             "ended early (complete, after 0.8 s) | microphone alone: within 1.5 s · cut after a complete sentence |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         after_complete = sum(1 for o in row.outcomes if o.cut_in_pause and o.ended_early)
         other = sum(1 for o in row.outcomes if o.cut_in_pause and not o.ended_early)
+        rest = row.count("rest_heard")
+        # Without the rest (early_answers off: the microphone is closed while the device talks)
+        # every answer whose rest was heard live is cut after its first part instead.
+        alone_within = row.within() - sum(1 for o in row.outcomes if o.rest_heard and not o.cut_in_pause
+                                          and o.end_wait_s is not None and o.end_wait_s <= WITHIN_S)
         lines.append(f"| {row.label} | {row.pct(50):.2f} s / {row.pct(95):.2f} s | "
                      f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
-                     f"{after_complete} / {other} | {row.count('ended_early')} |")
+                     f"{after_complete} / {other} | {rest} | {row.count('ended_early')} | "
+                     f"{100 * alone_within / n:.0f} % ({alone_within}/{n}) · {after_complete + rest} |")
     return lines
 
 
@@ -390,7 +416,12 @@ def words_report(cases: list[Case], set_name: str, log) -> list[str]:
             "clock: a hearing counts only once as much time has passed as it took on this machine) and the "
             "matcher judges the words (`end_when_complete` on, the default). A two-part answer whose first "
             "part is already a complete answer to its question is ended in the pause when the pause is "
-            f"long enough: counted as *cut after a complete sentence*. {time.perf_counter() - started:.0f} s to run.",
+            "long enough. The live path (the default) then listens on while the device acknowledges: speech "
+            "begun before the pause has lasted end_silence_s is the rest of the same answer, and the whole "
+            "answer ends where measured (*the rest heard after the reply*; "
+            "voicecheck.listening.rest_of_answer). With the microphone alone (early_answers off) those "
+            "answers are cut after their first part (last column). "
+            f"{time.perf_counter() - started:.0f} s to run.",
             ""] + words_table(rows, n) + [""]
 
 

@@ -351,8 +351,9 @@ def session_person(voice: str = "jf_alpha", other: str = "jm_kumo", questions: i
     again, the same words said again more slowly without the filler (tests/data/live_room/again_<voice>),
     then `other`'s take. `questions`: answer only the first n, then say 「もう終わりにします」.
     `early`: question id → seconds after the question starts when the answer is given.
-    `takes`: question id → its takes in order, each a voice ("jm_kumo") or a said-again take
-    ("again_jf_alpha"), instead of the default."""
+    `takes`: question id → its takes in order, each a voice ("jm_kumo"), a said-again take
+    ("again_jf_alpha") or a two-part take ("went_on_jf_alpha": a complete first part, a 1 s pause,
+    then the rest that changes it), instead of the default."""
     import csv
 
     from voicecheck.content import load_content
@@ -365,16 +366,18 @@ def session_person(voice: str = "jf_alpha", other: str = "jm_kumo", questions: i
             if row["audio"].startswith("session_"):
                 rows[(row["voice"], row["question"])] = row
 
+    def speaker(take: str) -> str:
+        return take.removeprefix("again_").removeprefix("went_on_")
+
     def clip(take: str, question: str) -> Path:
-        if take.startswith("again_"):
-            said = Path(rows[(take.removeprefix("again_"), question)]["audio"]).name
-            return REPLIES / take / said
+        if take != speaker(take):  # said again, or in two parts (tests/data/live_room)
+            return REPLIES / take / Path(rows[(speaker(take), question)]["audio"]).name
         return OTHER_VOICES / rows[(take, question)]["audio"]
 
     intents = []
     for question in content.questions[:questions]:
         order = (takes or {}).get(question.id, (voice, f"again_{voice}", other))
-        first = order[0].removeprefix("again_")
+        first = speaker(order[0])
         intents.append(Intent(question.id, _value(question, rows[(first, question.id)]["expected"]),
                               tuple(clip(t, question.id) for t in order), (early or {}).get(question.id)))
     replies = {kind: REPLIES / f"{kind}_{voice}.wav" for kind in ("yes", "no", "yes_short", "no_short")}
@@ -658,6 +661,9 @@ CONDITION_NAMES = {"quiet": "quiet", "tv10": "TV 10 dB below the answers", "tv5"
 
 
 EARLY_ANSWER_AFTER_S = 12.0  # --answer-early: the situations question is answered this long after it starts
+# --went-on: the frequency question is first answered 「たまにです……いや、週に一回はあります」 (the
+# device replies to 「たまにです」 after 0.8 s; the whole answer means weekly).
+WENT_ON_TAKES = {"frequency": ("went_on_jf_alpha", "again_jf_alpha", "jm_kumo")}
 
 
 def _keep_device_records(workdir: Path, name: str, log) -> None:
@@ -674,28 +680,35 @@ def _keep_device_records(workdir: Path, name: str, log) -> None:
 
 
 def live_report(log, questions: int | None = None, conditions: tuple[str, ...] = ("quiet", "tv10"),
-                repeat: int = 1, answer_early: bool = False, early_answers: bool = True) -> list[str]:
+                repeat: int = 1, answer_early: bool = False, early_answers: bool = True,
+                went_on: bool = False) -> list[str]:
     """The bench's live table: whole spoken sessions through the virtual room, one row per run.
     `answer_early`: the person answers the situations question while its options are still being
     read. `early_answers`: the setting (on by default: the device listens while it talks); off, the
-    microphone opens once the device has asked."""
+    microphone opens once the device has asked. `went_on`: the person's first answer to the frequency
+    question comes in two parts (WENT_ON_TAKES)."""
     import tempfile
 
     problem = pulseaudio_available()
     if problem:
         return ["## Live, through a virtual sound card", "", f"Not measured: PulseAudio {problem}.", ""]
     person = session_person(questions=questions,
-                            early={"situations": EARLY_ANSWER_AFTER_S} if answer_early else None)
+                            early={"situations": EARLY_ANSWER_AFTER_S} if answer_early else None,
+                            takes=WENT_ON_TAKES if went_on else None)
     settings = None if early_answers else {"early_answers": False}
     scope = (f"answers the first {questions} questions, then says 「もう終わりにします」" if questions is not None
              else "answers the whole questionnaire and declines the exercises")
     if answer_early:
         scope += (f"; it answers the situations question {EARLY_ANSWER_AFTER_S:g} s after the question starts, "
                   "while the options are still being read")
+    if went_on:
+        scope += ("; its first answer to the frequency question comes in two parts, 「たまにです」, a 1 s pause, "
+                  "then 「いや、週に一回はあります」 (weekly)")
     lines = ["## Live, through a virtual sound card (PulseAudio)", "",
              f"Command: `.venv/bin/python bench/live_room.py{f' --questions {questions}' if questions else ''} "
              f"--conditions {' '.join(conditions)}{f' --repeat {repeat}' if repeat > 1 else ''}"
-             f"{' --answer-early' if answer_early else ''}{'' if early_answers else ' --after-asking'}` · "
+             f"{' --answer-early' if answer_early else ''}{' --went-on' if went_on else ''}"
+             f"{'' if early_answers else ' --after-asking'}` · "
              f"{time.strftime('%Y-%m-%d %H:%M')}.", "",
              f"The device (`run.py`, Whisper base, {'default settings' if early_answers else 'early_answers off'}) "
              "plays into a null sink; its voice comes back "
@@ -735,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per condition")
     parser.add_argument("--answer-early", "--early-answers", action="store_true", dest="answer_early",
                         help="the person answers the situations question while its options are read")
+    parser.add_argument("--went-on", action="store_true", dest="went_on",
+                        help="the person's first answer to the frequency question comes in two parts")
     parser.add_argument("--after-asking", action="store_true",
                         help="early_answers off: the microphone opens once the device has asked")
     args = parser.parse_args(argv)
@@ -745,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.answer_early and args.after_asking:
         parser.error("--answer-early needs the device to listen while it talks (without --after-asking)")
     print("\n".join(live_report(log, args.questions, tuple(args.conditions), args.repeat, args.answer_early,
-                                 early_answers=not args.after_asking)))
+                                 early_answers=not args.after_asking, went_on=args.went_on)))
     return 0
 
 

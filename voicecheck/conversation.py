@@ -118,22 +118,42 @@ class Talk:
         """The next answer. `asked` is what it answers (default: the last thing said); the
         recogniser reads it as the text before the answer. `foresee` is told what was heard in a
         pause that may end the answer (ListenContext.foresee)."""
-        turn_end = getattr(self.matcher, "turn_end", None)
-        context = ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s,
-                                self.last_said if asked is None else asked,
-                                judge=(lambda heard: turn_end(question_id, heard)) if turn_end else None,
-                                foresee=foresee)
-        heard = self.ears.listen(context)
+        heard = self.ears.listen(self._context(question_id, asked, foresee))
         if heard is None:
             self.log({"type": "input_ended", "question": question_id})
             raise InputEnded
+        self._log_heard(question_id, heard)
+        return heard
+
+    def rest_of_answer(self, question_id: str, asked: str, meanwhile: Callable[[], None],
+                       foresee: Callable[[Heard], None] | None = None) -> Heard | None:
+        """Says `meanwhile` (the acknowledgement of an answer); when the device replied to that
+        answer in a short pause and the person went on with it, returns the whole answer
+        (voicecheck.listening.rest_of_answer), else None. Ears that cannot hear while the device
+        talks have no `rest_of_answer`: then only `meanwhile` is said."""
+        rest_of_answer = getattr(self.ears, "rest_of_answer", None)
+        if rest_of_answer is None:
+            meanwhile()
+            return None
+        heard = rest_of_answer(self._context(question_id, asked, foresee), meanwhile)
+        if heard is not None:
+            self._log_heard(question_id, heard, whole_after_reply=True)
+        return heard
+
+    def _context(self, question_id: str, asked: str | None, foresee: Callable[[Heard], None] | None) -> ListenContext:
+        turn_end = getattr(self.matcher, "turn_end", None)
+        return ListenContext(question_id, self.matcher.phrases(question_id), self.timeout_s,
+                             self.last_said if asked is None else asked,
+                             judge=(lambda heard: turn_end(question_id, heard)) if turn_end else None,
+                             foresee=foresee)
+
+    def _log_heard(self, question_id: str, heard: Heard, **extra: object) -> None:
         self.log({"type": "heard", "question": question_id, "text": heard.text, "confidence": heard.confidence,
-                  "timed_out": heard.timed_out, "source": heard.source,
+                  "timed_out": heard.timed_out, "source": heard.source, **extra,
                   **({"alternatives": list(heard.alternatives)} if heard.alternatives else {}),
                   # how the turn went (seconds: waited, speech, endpoint, recognition, early_end …),
                   # so a slow or cut turn can be looked into afterwards
                   **({"timings": {k: round(float(v), 3) for k, v in heard.timings.items()}} if heard.timings else {})})
-        return heard
 
     def understand(self, question_id: str, heard: Heard) -> MatchLike:
         """What the answer says, from every hypothesis the recogniser kept; logged."""
@@ -175,6 +195,7 @@ class Questionnaire:
         self.talk, self.content, self.save = talk, talk.content, save
         self.retries, self.confirm = max(1, retries), confirm
         self._acknowledgement: tuple[str, dict[str, object]] | None = None
+        self._whole_answer: Heard | None = None  # an answer the person went on with (see _acknowledge)
 
     def run(self, progress: Progress) -> Outcome:
         questions = self.content.questions
@@ -196,7 +217,8 @@ class Questionnaire:
                 self.save(progress)
                 # "「はい」ですね" only once the answer is on disk: an answer the person heard
                 # acknowledged is never lost, even if the program is killed right after.
-                self._acknowledge()
+                if self._acknowledge(question, progress):
+                    continue  # the person went on: the whole answer is judged again, in place of its first part
                 if question.id == "safety_now" and record is not None and record.value == "yes":
                     return "emergency"
         except InputEnded:
@@ -285,11 +307,24 @@ class Questionnaire:
         value = UNKNOWN if question.kind == "yes_no" else None
         return AnswerRecord(question.id, "unknown", value, heard)
 
-    def _acknowledge(self) -> None:
-        if self._acknowledgement is not None:
-            phrase, values = self._acknowledgement
-            self._acknowledgement = None
-            self.talk.say_phrase(phrase, **values)
+    def _acknowledge(self, question: Question, progress: Progress) -> bool:
+        """Says 「『いいえ』ですね。」 for an answer taken as heard. The device says it after a clear
+        first part and a short pause (「いいえ」); the person may go on (「……でも、階段を下りるときは
+        あります」), and judged on its first part alone that answer could be wrong. When the rest
+        came, the question is back on (its answer so far stays on disk until the whole one replaces
+        it) and `_ask` judges the whole answer without reading the question again: True then."""
+        if self._acknowledgement is None:
+            return False
+        phrase, values = self._acknowledgement
+        self._acknowledgement = None
+        say = lambda: self.talk.say_phrase(phrase, **values)  # noqa: E731
+        whole = self.talk.rest_of_answer(question.id, question.text, say, self._foresee(question))
+        if whole is None:
+            return False
+        progress.index -= 1
+        self.save(progress)  # stopped now, the session would resume at this question, not after it
+        self._whole_answer = whole
+        return True
 
     def _confirmation(self, question: Question | None) -> tuple[str | None, Heard | None]:
         """The reply to a read-back: ("yes" | "no" | "stop", None), or (None, reply) when the reply
@@ -336,9 +371,12 @@ class Questionnaire:
         t = self.talk
         self._acknowledgement = None
         number = progress.index + 1
-        self._read_question(question, number)
+        # A reply to a confirmation that was a new answer instead, or the whole of an answer the
+        # person went on with after the device had replied (then the question is not read again).
+        pending, self._whole_answer = self._whole_answer, None
+        if pending is None:
+            self._read_question(question, number)
         tries = 0
-        pending: Heard | None = None  # a reply to a confirmation that was a new answer instead
         while True:
             heard, pending = pending or t.listen(question.id, question.text, self._foresee(question)), None
             text = heard.text.strip()

@@ -123,6 +123,7 @@ class LiveEars:
         # As with the microphone alone: the answer is heard in its pauses, so a clear one is
         # replied to soon and nothing is decoded twice (voicecheck.listening.early_end).
         self._hearings = PauseHearings(settings)
+        self._question_ended_early: str | None = None  # the last turn's question, when its answer ended early
 
     def listen(self, context: ListenContext) -> Heard:
         from voicecheck.listening.live import EARLIEST_ANSWER_S, SourceStopped
@@ -138,6 +139,39 @@ class LiveEars:
                                                  earliest_answer_s=EARLIEST_ANSWER_S if context.replies_to_prompt else None)
         except SourceStopped as stopped:
             raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
+        self._question_ended_early = context.question_id if result.utterance.ended_early else None
+        return self._heard(result, early, context)
+
+    def rest_of_answer(self, context: ListenContext, meanwhile: Callable[[], None] = lambda: None) -> Heard | None:
+        """After the answer to `context`'s question ended early on a complete first part: says
+        `meanwhile` (the device's acknowledgement), stopping it if the person goes on, then returns
+        the whole answer when they went on with it, else None (voicecheck.listening.rest_of_answer).
+        Right after a turn that did not end early, only says `meanwhile`."""
+        from voicecheck.listening.live import SourceStopped
+
+        if context.question_id is None or context.question_id != self._question_ended_early:
+            meanwhile()
+            return None
+        self._question_ended_early = None
+        listener = self.duplex.listener
+        config = endpoint_config(self.settings, context.timeout_s)
+        early = self._hearings.for_turn(self.recognizer, context)
+        listener.watch_for_rest(config)
+        try:
+            meanwhile()
+            result = listener.rest_of_answer(config, after_frame=early.step)
+        except SourceStopped as stopped:
+            raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
+        finally:
+            self.duplex.interrupted.clear()  # the device replies to the whole answer (or goes on)
+        if result is None:
+            return None
+        self._question_ended_early = context.question_id if result.utterance.ended_early else None
+        heard = self._heard(result, early, context)
+        return replace(heard, timings={**heard.timings, "whole_after_reply": 1.0})
+
+    def _heard(self, result, early, context: ListenContext) -> Heard:
+        """What the turn's answer says: the hearing made in its last pause, else a decode of it."""
         utterance = result.utterance
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:

@@ -15,6 +15,12 @@ level and with the same silence around them:
                                           yes_short (はい), no_short (いいえ)
     live_room/again_<voice>/NN_<question>.wav   each answer of other_voices/session_<voice>, said
                                           again at 0.9 × the speed, without its leading filler
+    live_room/went_on_<voice>/NN_<question>.wav  a first part that is a complete answer, a pause of
+                                          WENT_ON_PAUSE_S, then the rest that changes it: the
+                                          device replies to the first part and must judge the whole
+                                          (voicecheck.listening.rest_of_answer)
+
+Only the went_on clips: `make_live_room_clips.py --went-on` (the others stay as they are).
 """
 from __future__ import annotations
 
@@ -34,6 +40,11 @@ from voicecheck.audio import SAMPLE_RATE, write_wav  # noqa: E402
 OUT = HERE / "live_room"
 REPLIES = {"yes": "はい、そうです", "no": "いいえ、違います", "yes_short": "はい", "no_short": "いいえ"}
 AGAIN_SPEED = 0.9
+# A pause longer than the 0.8 s after which a complete answer ends the turn, shorter than the
+# 1.3 s end_silence_s that ends any answer: the device has replied when the person goes on.
+WENT_ON_PAUSE_S = 1.0
+# file → (first part, rest): 「たまにです」 alone is "sometimes"; with the rest the answer is "weekly".
+WENT_ON = {"03_frequency.wav": ("たまにです", "いや、週に一回はあります")}
 
 
 def again_text(said: str) -> str:
@@ -64,8 +75,26 @@ def build(out_dir: Path = OUT) -> list[Path]:
     return written
 
 
+def build_went_on(out_dir: Path = OUT) -> list[Path]:
+    written = []
+    key = (out_dir / "replies.tsv").read_text(encoding="utf-8").splitlines()
+    for voice in VOICES:
+        folder = out_dir / f"went_on_{voice}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, (first, rest) in WENT_ON.items():
+            samples = np.concatenate([_silence(LEAD_S), _speak(first, voice), _silence(WENT_ON_PAUSE_S),
+                                      _speak(rest, voice), _silence(TAIL_S)])
+            written.append(write_wav(folder / name, samples, SAMPLE_RATE))
+            row = f"{folder.name}/{name}\t{first}……{rest}\t{voice}"
+            key = [k for k in key if not k.startswith(f"{folder.name}/{name}\t")] + [row]
+    (out_dir / "replies.tsv").write_text("\n".join(key) + "\n", encoding="utf-8")
+    return written
+
+
 def main() -> int:
-    return run_build(build, OUT)
+    if "--went-on" in sys.argv[1:]:
+        return run_build(build_went_on, OUT)
+    return run_build(lambda: build() + build_went_on(), OUT)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -27,6 +27,9 @@ the prompt did (or before it) is the person going on with what they were saying 
 rest of the last answer, after the device replied to its first part — and is never taken as the
 answer to this prompt; the turn hears it out and then waits for the answer (`TurnResult.went_on`).
 
+After a turn that ended early on a complete first part, `rest_of_answer` hears the rest of the answer
+when the person goes on with it while the device acknowledges (voicecheck.listening.rest_of_answer).
+
 It works on any frame source: the microphone (voicecheck.duplex), a Wyoming satellite's audio
 stream, or frames pushed by a test.
 """
@@ -43,6 +46,7 @@ from voicecheck.listening.detector import FrameVerdict, SpeechDetector
 from voicecheck.listening.echo import EchoGate
 from voicecheck.listening.endpointer import EndpointConfig, Endpointer, Utterance
 from voicecheck.listening.frames import FRAME_S
+from voicecheck.listening.rest_of_answer import hear_rest, still_one_answer_until_s
 
 
 class SourceStopped(Exception):
@@ -102,6 +106,10 @@ class LiveListener:
         # the rest of the very answer that stopped the device).
         self._floor_taken = False
         self._talking_until = 0  # frame index until which the person counts as still talking
+        self._ended_early: Utterance | None = None  # the last turn's answer, when it ended early
+        # Frame index until which the person going on with that answer stops the device (its
+        # acknowledgement of the first part): `watch_for_rest`.
+        self._rest_watch_until = 0
 
     # ---------------------------------------------------------------- the source's side
 
@@ -124,7 +132,7 @@ class LiveListener:
             self._talking_until = index + 1 + TALK_HOLD_FRAMES
         # Only the device's echo teaches the gate how loud the echo is (EchoGate.learn).
         self.echo.learn(index, verdict.level_db, person=self._floor_taken or verdict.speech)
-        self._watch_for_barge_in(verdict)
+        self._watch_for_barge_in(verdict, index)
         with self._changed:
             if len(self._frames) == self._frames.maxlen:
                 self._first += 1
@@ -133,13 +141,14 @@ class LiveListener:
             self._changed.notify_all()
         return verdict
 
-    def _watch_for_barge_in(self, verdict: FrameVerdict) -> None:
-        if not self._may_barge_in or self.on_barge_in is None:
+    def _watch_for_barge_in(self, verdict: FrameVerdict, index: int) -> None:
+        if not (self._may_barge_in or index < self._rest_watch_until) or self.on_barge_in is None:
             self._recent_speech.clear()
             return
         self._recent_speech.append(verdict.speech)
         if sum(self._recent_speech) >= self.barge_in_frames:
             self._may_barge_in = False
+            self._rest_watch_until = 0
             self.barged_in = self._floor_taken = True
             self._recent_speech.clear()
             try:
@@ -264,10 +273,54 @@ class LiveListener:
             endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
             self._wait_for_answer(endpointer, config, candidate is not None, grace_s, on_waiting)
         self._window_start = index
+        self._ended_early = utterance if utterance.ended_early and not utterance.timed_out else None
         if utterance.timed_out and candidate is not None:
             return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
                           barged_in=barged_in, went_on=went_on)
+
+    def watch_for_rest(self, config: EndpointConfig) -> None:
+        """The device is about to acknowledge an answer that ended early: until the rest of it could
+        no longer begin, the person going on with it stops the device (as a barge-in does), so the
+        rest is not said under the device's voice (where the echo canceller takes much of it out)."""
+        if self._ended_early is not None:
+            until = still_one_answer_until_s(self._ended_early, config)
+            self._rest_watch_until = round(until / FRAME_S) + self._recent_speech.maxlen
+
+    def rest_of_answer(self, config: EndpointConfig, *,
+                       after_frame: Callable[[Endpointer], None] | None = None) -> TurnResult | None:
+        """After a turn whose answer ended early (a complete first part): the whole answer when
+        the person went on with it, else None (voicecheck.listening.rest_of_answer). Call it after the
+        device's reply and before its next prompt; it waits only until the rest could have begun."""
+        first, self._ended_early = self._ended_early, None
+        if first is None:
+            return None
+        start = round(first.ended_at_s / FRAME_S)
+        try:
+            return self._hear_rest(first, start, config, after_frame)
+        finally:
+            # The watch is over; a stop it caused belongs to this answer, not to the next turn.
+            self._rest_watch_until = 0
+            self.barged_in = False
+
+    def _hear_rest(self, first: Utterance, start: int, config: EndpointConfig,
+                   after_frame: Callable[[Endpointer], None] | None) -> TurnResult | None:
+
+        def judged_frames():
+            index = start
+            while True:
+                frame, verdict = self._frame(index)
+                index += 1
+                yield frame, verdict.speech
+
+        # Where the device's reply to the first part stopped sounding (it has been played by now).
+        device_until_s = self._playing_until * FRAME_S if self._playing_until > start else None
+        whole = hear_rest(judged_frames(), first, config, self.detector, after_frame, device_until_s)
+        if whole is None:
+            return None
+        self._window_start = max(self._window_start, round(whole.ended_at_s / FRAME_S))
+        self._ended_early = whole if whole.ended_early else None  # the whole may end early too
+        return TurnResult(whole, candidates=1)
 
     @staticmethod
     def _wait_for_answer(endpointer: Endpointer, config: EndpointConfig, have_candidate: bool,
