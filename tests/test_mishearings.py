@@ -96,3 +96,9 @@ def test_a_garbled_yes_to_a_read_back_is_never_taken(matcher, text):
 def test_vowels_are_what_is_left_of_a_garbled_reply():
     assert vowels("リエー") == vowels("イーエ") == "イエ"
     assert vowels("ハイ") == "アイ" and vowels("ウーン") == "ウン"
+
+
+def test_a_garbled_no_set_off_before_a_no_of_grammar_words_is_taken(matcher):
+    # 入れ is a garbled いいえ set off by a pause, as in 「入れ、熱くないです」; the words after it
+    # (どれ|も|あり|ませ|ん) are all wrapping or grammar, and still a clear no.
+    assert heard(matcher, "safety_now", "入れ、どれもありません。") == "accept:no"
