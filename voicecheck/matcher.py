@@ -10,7 +10,9 @@ One answer goes through these steps, each in its own module of `voicecheck.under
    「AじゃなくてB」 keeps only B.
 6. `decision`: the evidence becomes one answer with a score; unrelated words lower it.
 7. `sound_alikes`: when nothing matched exactly, a phonetically close phrase is offered for a
-   read-back, never accepted.
+   read-back, never accepted; a reply word garbled at the start (入れ, 理営 for いいえ) is set aside.
+   `voicing`: when nothing was understood, words heard with a voicing mark lost (とれ for どれ)
+   are put back and the answer decided again, for a read-back only.
 8. `safeguards`: context-dependent words, one-mora results, short session commands and the
    emergency question are read back however well they matched.
 `voicecheck.understanding.hypotheses` runs this over a recogniser's several hypotheses.
@@ -19,12 +21,13 @@ All phrasings live in `prompts/<lang>/answers.toml`; nothing Japanese is written
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from voicecheck.content import Content
 from voicecheck.interfaces import Heard
-from voicecheck.reading import INFLECTING_POS, analyse, base_reading, normalise, reading
+from voicecheck.reading import INFLECTING_POS, Token, analyse, base_reading, normalise, reading, vowels
 from voicecheck.understanding.coach_commands import match_table
 from voicecheck.understanding.decision import (
     CONFLICT_CAP,
@@ -44,9 +47,10 @@ from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
-from voicecheck.understanding.sound_alikes import SoundAlikes, misheard_reply_lead
+from voicecheck.understanding.sound_alikes import ReplyShapes, SoundAlikes, misheard_reply_lead
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.turn_end import turn_end
+from voicecheck.understanding.voicing import REVOICED, Revoicing
 from voicecheck.understanding.whole_answers import WholeAnswers
 
 __all__ = ["YES_NO", "UNKNOWN", "Decision", "Match", "Matcher", "match_table", "spoken_number"]
@@ -77,6 +81,9 @@ class Matcher:
         self.safeguards = Safeguards(d)
         # One-word replies meaning no (いいえ, いえ, いや): said first, they contradict a "yes" after them.
         self._no_readings = frozenset(r for w in d.yes_no.interjections.get("no", ()) if (r := reading(w)))
+        replies = {aid: self._reply_words(d.yes_no.interjections.get(aid, ())) for aid in ("yes", "no")}
+        self._reply_shapes = ReplyShapes(*(frozenset(s for t in replies[aid] if len(s := vowels(t.reading)) >= 2)
+                                           for aid in ("yes", "no")))
         self._catch_all_markers = PhraseSet.of([p for t in d.catch_all.markers
                                                 if (p := compile_phrase(t, d.catch_all.option, "caution", ECHO))])
 
@@ -118,6 +125,17 @@ class Matcher:
             own_words |= {base_reading(t.base) for t in said if t.pos in INFLECTING_POS and not t.is_function}
             self._neutral_of[q.id] = self._neutral | frozenset(own_words)
         self._grammar[YES_NO] = self._grammar_for(YES_NO, "yes_no")
+        # Words heard with a voicing mark lost or added (とれ for どれ) are put back only to the
+        # words people wrap answers in that are one word each (どれ, 全然; not the いえ of 言えば).
+        self._revoicing = Revoicing((words[0] for w in d.neutral if len(words := content_tokens(analyse(w))) == 1),
+                                    replies=replies["yes"] + replies["no"])
+
+    @staticmethod
+    def _reply_words(texts) -> tuple[Token, ...]:
+        """The one-word replies (はい, いいえ, うん): interjections of three morae at most. Their
+        vowels of two or more (a single vowel, ええ, is too little) tell a garbled reply word."""
+        words = [content_tokens(analyse(text)) for text in texts]
+        return tuple(w[0] for w in words if len(w) == 1 and w[0].pos == "感動詞" and w[0].morae <= 3)
 
     def _grammar_for(self, qid: str, kind: str) -> tuple[str, ...]:
         d = self.data
@@ -175,6 +193,20 @@ class Matcher:
         if not text:
             return Match()
         all_tokens = analyse(text)
+        found = self._match_words(question_id, kind, text, all_tokens)
+        if found.decision != "reprompt" or found.command or kind == "free_text":
+            return found
+        repaired = self._revoicing.repaired(all_tokens)
+        if repaired is None:
+            return found
+        again = self._match_words(question_id, kind, text, repaired)
+        if again.decision == "reprompt" or again.command:
+            return found
+        # Found only by putting voicing marks back: a guess at what was said, read back.
+        return replace(again, decision="confirm", score=min(again.score, SOUND_ALIKE_CAP),
+                       cautions=again.cautions + (REVOICED,))
+
+    def _match_words(self, question_id: str, kind: str, text: str, all_tokens) -> Match:
         tokens = self._fillers.remove(all_tokens)
         asked = text.rstrip().endswith("?")
         morae = sum(t.morae for t in all_tokens)
@@ -330,11 +362,14 @@ class Matcher:
                 corrected = True  # 「…じゃなくて」 with nothing after it: what came first is withdrawn
 
         covered = covered_words(u, kept)
-        lead = misheard_reply_lead(u.tokens, covered)
-        ratio = self._unexplained_share(u, covered, neutral, lead.tokens)
+        lead = misheard_reply_lead(u.tokens, covered, self._reply_shapes)
+        ratio = self._unexplained_share(u, covered, neutral, lead.tokens, lead.like_reply)
+        # A reply word garbled into the answer's first words (理営 of 「理営どれもありません」) is
+        # no other thing said in its clause.
+        explained = [c or i < lead.tokens for i, c in enumerate(covered)] if lead.guessed else covered
 
         # Statements (ある/ない) count only in a clause that says nothing else.
-        answers = [e for e in answers if e.kind != "statement" or self._clause_clean(u, e, covered, neutral)]
+        answers = [e for e in answers if e.kind != "statement" or self._clause_clean(u, e, explained, neutral)]
 
         if kind in ("single", "multi"):
             answers = option_answers(self._options[question_id], kind == "multi", answers)
@@ -394,6 +429,9 @@ class Matcher:
             # 「イエ、腫れてます」「いえどれもあります」: a いいえ (maybe misheard) before a "yes" —
             # which of the two was meant?
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
+        if lead.guessed and match.decision == "accept":
+            # The reply word was only guessed from its vowels: read the answer back.
+            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         if commands and match.decision == "accept":
             # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
@@ -409,7 +447,8 @@ class Matcher:
                                      guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word)
 
     @staticmethod
-    def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str], lead: int = 0) -> float:
+    def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str], lead: int = 0,
+                           like_reply: bool = False) -> float:
         """How much of what was said no evidence explains (0..1): the larger of the share of
         sounds and the share of meaningful words, so one short unrelated word (歯 of 「歯が痛い」)
         counts as much as a long one."""
@@ -417,7 +456,9 @@ class Matcher:
                       if is_content(t, neutral) or (covered[i] and not t.is_function and t.reading)]
         # A short word set off at the start (「入れ、熱くないです」「いれいえ、変わりません」) is a
         # reply word the recogniser misheard (いいえ), not something else being said.
-        if lead and any(i >= lead for i in meaningful):
+        # Unless it sounds like a reply word, a lead that is all there is to the answer may be its
+        # topic (「お金、ありません」) and still counts.
+        if lead and (like_reply or any(i >= lead for i in meaningful)):
             meaningful = [i for i in meaningful if i >= lead]
         if not meaningful:
             return 0.0

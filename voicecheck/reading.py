@@ -115,6 +115,17 @@ def fold(kana: str) -> str:
     return "".join(out)
 
 
+def vowels(kana: str) -> str:
+    """The vowels of a folded reading, each run of one vowel once, ン kept (イーエ → イエ, リエー → イエ,
+    ウン → ウン): what is left of a short word when a recogniser garbles its consonants."""
+    out: list[str] = []
+    for ch in kana:
+        v = "ン" if ch == "ン" else _VOWEL_OF.get(ch)
+        if v and (not out or out[-1] != v):
+            out.append(v)
+    return "".join(out)
+
+
 def _token(feature: dict) -> Token:
     pos = feature.get("pos", "")
     pos1 = feature.get("pos_group1", "")

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from voicecheck.interfaces import Heard
 from voicecheck.understanding.decision import Match
+from voicecheck.understanding.voicing import REVOICED
 
 COMPARED = 4  # hypotheses compared for agreement (the rest are too unlikely to count)
 NOT_SPEECH = 0.8  # Whisper's no-speech probability above which, with a weak hypothesis, nothing was said
@@ -89,6 +90,9 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard, asked: str 
         return Match()
     matches = [matcher.match(question_id, t) for t in texts[:COMPARED]]
     usable = [(i, m) for i, m in enumerate(matches) if answer_of(m) is not None]
+    # A hypothesis understood only with its voicing marks put back counts only when none was
+    # understood as heard.
+    usable = [(i, m) for i, m in usable if REVOICED not in m.cautions] or usable
     if not usable:
         return matches[0]
     rank, chosen = usable[0]

@@ -1,4 +1,5 @@
-"""Sound-alike readings: what a recogniser writes when it mishears a phrase (オリル → オル).
+"""Sound-alike readings: what a recogniser writes when it mishears a phrase (オリル → オル), and
+the reply word it garbles at the start of an answer (入れ, 理営 for いいえ).
 
 Only tried when nothing matched exactly, and only ever offered for a read-back, never accepted.
 """
@@ -11,12 +12,11 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from voicecheck.understanding.phrase_index import Phrase
-from voicecheck.reading import Token
+from voicecheck.reading import Token, vowels
+from voicecheck.understanding.voicing import DEVOICE
 
 MIN_CHARS = 4  # phrases shorter than this are only ever matched exactly
 CUTOFF = 84.0  # phonetic similarity (0..100) a sound-alike needs
-# Voiced and plain kana are confused most often: compare without the voicing marks.
-DEVOICE = str.maketrans("ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポ", "カキクケコサシスセソタチツテトハヒフヘホハヒフヘホ")
 
 
 @dataclass(frozen=True)
@@ -68,23 +68,75 @@ MISHEARD_REPLY_MORAE = 3  # はい, いいえ, ええ, うん are at most three 
 GARBLED_IIE = re.compile("^イ(.{0,2}[エヘ]|レ)$")
 
 
+# What a recogniser writes for a garbled reply word run into the answer: a noun (理営, 家) or a
+# verb (言え).
+GLUED_LEAD_POS = frozenset({"名詞", "動詞"})
+
+
 @dataclass(frozen=True)
 class MisheardLead:
     tokens: int  # how many tokens at the start are the misheard reply word (0: none)
     sounds_like_no: bool  # it sounds like いいえ: a "yes" after it contradicts it
+    guessed: bool = False  # told from its vowels alone (理営 for いいえ): the answer is only read back
+    like_reply: bool = False  # it sounds like a reply word (its vowels, or a garbled いいえ), not like a topic
 
 
-def misheard_reply_lead(tokens: Sequence[Token], covered: Sequence[bool]) -> MisheardLead:
+@dataclass(frozen=True)
+class ReplyShapes:
+    """The vowels of the one-word replies (はい アイ, いいえ イエ, いや イア, うん ウン): what is left
+    of them when a recogniser garbles their consonants (理営 for いいえ)."""
+
+    yes: frozenset[str]
+    no: frozenset[str]
+
+    def has(self, shape: str) -> bool:
+        return shape in self.yes or shape in self.no
+
+    def sounds_like_no(self, shape: str) -> bool:
+        return shape in self.no and shape not in self.yes  # ウン is うん as well as ううん
+
+
+def misheard_reply_lead(tokens: Sequence[Token], covered: Sequence[bool],
+                        shapes: ReplyShapes | None = None) -> MisheardLead:
     """The reply word the recogniser misheard at the start of an answer, if there is one.
 
     Only a lead set off by a pause (「入れ、熱くないです」) and explained by nothing else counts:
-    one short word, or a garbled いいえ of two words (「いれいえ、変わりません」)."""
+    one short word, or a garbled いいえ of two words (「いれいえ、変わりません」); or, without a
+    pause, one or two words with a reply word's vowels before an answer that starts afresh
+    (「理営どれもありません」), which is only ever read back."""
     end = next((i for i, t in enumerate(tokens) if t.is_boundary), None)
     if not end or end > 2 or end == len(tokens) - 1 or any(covered[:end]):
-        return MisheardLead(0, False)
+        return _glued_reply_lead(tokens, covered, shapes) if shapes else MisheardLead(0, False)
     lead = tokens[:end]
     sound = "".join(t.reading for t in lead)
+    morae = sum(t.morae for t in lead)
+    shape = vowels(sound)
     like_no = bool(GARBLED_IIE.match(sound))
-    if end == 1 and lead[0].morae <= MISHEARD_REPLY_MORAE:
-        return MisheardLead(1, like_no)
-    return MisheardLead(end, True) if like_no and sum(t.morae for t in lead) <= 4 else MisheardLead(0, False)
+    like_reply = like_no or (shapes is not None and shapes.has(shape))
+    if end == 1 and morae <= MISHEARD_REPLY_MORAE:
+        return MisheardLead(1, like_no, like_reply=like_reply)
+    if like_no and morae <= 4:
+        return MisheardLead(end, True, like_reply=True)
+    if like_reply and morae <= MISHEARD_REPLY_MORAE:  # 「理営、どれもありません」
+        return MisheardLead(end, shapes.sounds_like_no(shape), guessed=True, like_reply=True)
+    return MisheardLead(0, False)
+
+
+def _glued_reply_lead(tokens: Sequence[Token], covered: Sequence[bool], shapes: ReplyShapes) -> MisheardLead:
+    """One or two nouns or verbs at the start, three morae at most together, explained by
+    nothing, with the vowels of a reply word, and a word after them that starts something new:
+    not a particle or an ending that would make them what the answer is about (「家がありません」)."""
+    for end in (1, 2):
+        if end >= len(tokens):
+            break
+        lead = tokens[:end]
+        if (any(t.pos not in GLUED_LEAD_POS or t.pos1 == "数" for t in lead) or any(covered[:end])
+                or sum(t.morae for t in lead) > MISHEARD_REPLY_MORAE):
+            break
+        after = tokens[end]
+        if after.is_boundary or after.is_function and after.pos1 != "代名詞":
+            continue  # 「理|営」: a second noun may still belong to the lead
+        shape = vowels("".join(t.reading for t in lead))
+        if shapes.has(shape):
+            return MisheardLead(end, shapes.sounds_like_no(shape), guessed=True, like_reply=True)
+    return MisheardLead(0, False)

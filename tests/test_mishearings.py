@@ -1,0 +1,104 @@
+"""Answers the recogniser garbled under noise (seen on live runs with a TV on): a voicing mark lost
+(「とれもありません」), a reply word run into the next word (「イエートレ」) or garbled into other
+words (「理営どれもありません」). Where the answer is really there it is read back, never taken
+silently; where it is not, or could mean something else, nothing is guessed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicecheck.content import load_content
+from voicecheck.interfaces import Heard
+from voicecheck.matcher import YES_NO, Matcher
+from voicecheck.reading import vowels
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = ROOT / "prompts" / "ja"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_content(PROMPTS), this_year=2026)
+
+
+def said(m) -> str:
+    """What a decision amounts to: 'accept:no', 'confirm:yes', 'reprompt'."""
+    if m.decision == "reprompt":
+        return "reprompt"
+    return f"{m.decision}:{m.command and 'command:' + m.command or '+'.join(m.option_ids)}"
+
+
+def heard(matcher, question, text, *alternatives) -> str:
+    return said(matcher.understand(question, Heard(text, tuple(alternatives))))
+
+
+# -- a voicing mark lost on a word that only wraps the answer -------------------------------------
+
+@pytest.mark.parametrize("text", ["いえとれもありません。", "とれもありません", "EAとれもありません。"])
+def test_a_wrapping_word_heard_without_its_voicing_mark_is_read_back(matcher, text):
+    assert heard(matcher, "safety_now", text) == "confirm:no"
+
+
+def test_the_same_answer_heard_as_said_is_still_taken(matcher):
+    assert heard(matcher, "safety_now", "いえどれもありません。") == "accept:no"
+
+
+def test_a_reply_run_into_a_wrapping_word_is_read_back(matcher):
+    assert heard(matcher, "safety_now", "イエートレもありません。") == "confirm:no"
+
+
+def test_a_reply_word_heard_without_its_voicing_is_read_back(matcher):
+    assert heard(matcher, "swelling", "せんせん") == "confirm:no"  # 全然
+
+
+def test_a_yes_heard_without_voicing_marks_is_never_taken(matcher):
+    assert heard(matcher, "safety_now", "とれもあります") == "confirm:yes"
+    assert heard(matcher, "safety_now", "イエートレもあります。") == "confirm:yes"
+
+
+def test_a_hypothesis_heard_as_said_outranks_one_with_voicing_marks_put_back(matcher):
+    # The first hypothesis needs its voicing repaired ("no"); the second was understood as heard.
+    assert heard(matcher, "swelling", "とれもありません", "どれもあります") == "confirm:yes"
+
+
+def test_numbers_are_not_words_without_voicing(matcher):
+    # 十 (ジュウ) and 週 (シュウ) differ only in voicing, but a number heard is a number.
+    assert heard(matcher, "frequency", "十一くらいですね") == "reprompt"
+
+
+# -- a reply word garbled into the first words ---------------------------------------------------
+
+@pytest.mark.parametrize("text", ["理営どれもありません。", "言えどれもありません。", "理営、どれもありません。"])
+def test_a_garbled_reply_before_a_clear_no_is_read_back(matcher, text):
+    assert heard(matcher, "safety_now", text) == "confirm:no"
+
+
+def test_a_garbled_reply_before_a_clear_answer_is_read_back_on_any_question(matcher):
+    assert heard(matcher, "warmth", "理営熱くないです") == "confirm:no"
+
+
+@pytest.mark.parametrize("text", ["いや、どれもあります。", "理営どれもあります。", "理営、どれもあります。"])
+def test_a_no_before_a_yes_is_never_taken_for_either(matcher, text):
+    assert heard(matcher, "safety_now", text) == "confirm:yes"
+
+
+def test_a_word_the_answer_is_about_is_not_a_garbled_reply(matcher):
+    # 家 sounds like いえ, but 「家がありません」 says there is no house: not an answer.
+    assert heard(matcher, "safety_now", "家がありません") == "reprompt"
+
+
+@pytest.mark.parametrize("text", ["配送です", "最総です"])
+def test_a_garbled_yes_to_a_read_back_is_never_taken(matcher, text):
+    assert not heard(matcher, YES_NO, text).startswith("accept")
+
+
+def test_vowels_are_what_is_left_of_a_garbled_reply():
+    assert vowels("リエー") == vowels("イーエ") == "イエ"
+    assert vowels("ハイ") == "アイ" and vowels("ウーン") == "ウン"
+
+
+def test_a_garbled_no_set_off_before_a_no_of_grammar_words_is_taken(matcher):
+    # 入れ is a garbled いいえ set off by a pause, as in 「入れ、熱くないです」; the words after it
+    # (どれ|も|あり|ませ|ん) are all wrapping or grammar, and still a clear no.
+    assert heard(matcher, "safety_now", "入れ、どれもありません。") == "accept:no"
