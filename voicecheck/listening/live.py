@@ -297,7 +297,9 @@ class LiveListener:
             return None
         start = round(first.ended_at_s / FRAME_S)
         try:
-            return self._hear_rest(first, start, config, after_frame)
+            result = self._hear_rest(first, start, config, after_frame)
+            # Whether the person's going on stopped the device's acknowledgement (for the record).
+            return replace(result, barged_in=self.barged_in) if result is not None else None
         finally:
             # The watch is over; a stop it caused belongs to this answer, not to the next turn.
             self._rest_watch_until = 0
