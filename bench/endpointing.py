@@ -302,9 +302,12 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
             worker.clock = lambda: rest_endpointer.origin_s + rest_endpointer.elapsed_s
             whole_hearing.step(rest_endpointer)
 
-        whole = hear_rest(((f, detector.is_speech(f)) for f in frames), u, config, detector, step)
-        if whole is not None:
+        while u.ended_early:  # as the product does: a whole that ended early may have a rest too
+            whole = hear_rest(((f, detector.is_speech(f)) for f in frames), u, config, detector, step)
+            if whole is None:
+                break
             u, rest_heard = whole, True
+            whole_hearing = words.hearing(case, worker)
     if u.timed_out:
         return Outcome(None, False, False, True, False, True)
     false_start = u.started_at_s + config.pre_roll_s < case.speech_start_s - 0.3

@@ -9,7 +9,9 @@ lost (the device never says it heard nothing). The quiet run has the default set
 on: one sound-card stream, the device listening while it talks); the TV run has `early_answers`
 off, the path taken where the sound card cannot do that (the microphone opens once the device has
 asked). A third run has the default settings and the person answers while the device reads the
-choices: the device must stop talking (barge-in) and keep the whole answer.
+choices: the device must stop talking (barge-in) and keep the whole answer. A fourth (defaults,
+quiet) answers the frequency question in two parts with a 1 s pause: the device replies to the
+first part and must hear the rest and judge the whole answer.
 
 Runs in `make test` whenever PulseAudio is installed (`.ci/run` installs it). `.ci/run` sets
 VOICECHECK_LIVE_ROOM=1: then a missing PulseAudio fails the test instead of skipping it.
@@ -85,6 +87,26 @@ def test_an_answer_given_over_the_choices_stops_the_device_and_is_kept_whole(tmp
     assert run.early >= 1 and situations, transcript
     first = situations[0]
     assert first["timings"].get("barged_in") == 1.0 and first["timings"].get("early") == 1.0, (first, transcript)
+
+
+def test_a_person_who_goes_on_after_the_reply_is_heard_whole(tmp_path, content):
+    """The rest of an answer, live (voicecheck.listening.rest_of_answer): the person answers the
+    frequency question 「たまにです」, pauses 1 s — the device has replied 「『たまに…』ですね」 —
+    and goes on 「いや、週に一回はあります」. The first part alone would be a wrong answer; the
+    device must hear the rest while it acknowledges and judge the whole answer (weekly)."""
+    from bench.live_room import WENT_ON_TAKES
+
+    _require_the_live_room()
+    person = session_person(questions=3, takes={**TAKES, **WENT_ON_TAKES})
+    with VirtualRoom(tmp_path / "pulse") as room:
+        run = run_live_session(room, tmp_path / "run", person, timeout_s=SESSION_TIMEOUT_S)
+    transcript = "\n".join(run.transcript[-60:])
+    assert run.summary is not None, f"no summary\n{transcript}\n{run.errors}"
+    records = [r for r in _heard_records(tmp_path / "run") if r["question"] == "frequency"]
+    assert records and records[0]["timings"].get("early_end") == 1.0, (records, transcript)  # replied after the first part
+    assert any(r.get("whole_after_reply") for r in records), (records, transcript)  # and heard the rest
+    assert person.check(run.summary) == [], f"{run.summary}\n{transcript}"
+    assert run.returncode == 0, run.errors
 
 
 @pytest.mark.parametrize("room_sound", ["quiet", "tv_10dB"])

@@ -106,6 +106,11 @@ class MicrophoneEars:
         return replace(heard, timings=timings, source=source)
 
 
+def microphone_lost(stopped: Exception) -> AudioDeviceError:
+    """The message when the session's sound stream ends or stalls (LiveListener's SourceStopped)."""
+    return AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。")
+
+
 class LiveEars:
     """Listens through a `DuplexAudio` that runs for the whole session (the live mode).
 
@@ -138,7 +143,7 @@ class LiveEars:
                                                  after_frame=early.step,
                                                  earliest_answer_s=EARLIEST_ANSWER_S if context.replies_to_prompt else None)
         except SourceStopped as stopped:
-            raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
+            raise microphone_lost(stopped) from None
         self._question_ended_early = context.question_id if result.utterance.ended_early else None
         return self._heard(result, early, context)
 
@@ -161,7 +166,7 @@ class LiveEars:
             meanwhile()
             result = listener.rest_of_answer(config, after_frame=early.step)
         except SourceStopped as stopped:
-            raise AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。") from None
+            raise microphone_lost(stopped) from None
         finally:
             self.duplex.interrupted.clear()  # the device replies to the whole answer (or goes on)
         if result is None:
