@@ -263,15 +263,9 @@ def test_a_whole_question_read_through_the_mouth_stops_when_the_person_answers_o
             return Heard(text="週に一回くらいです。" if whole else "週に")
 
         def start(self, context):
-            recognizer, kept = self, []
+            from voicecheck.recognizers.base import BufferedStream
 
-            class Stream:
-                def accept(self, samples):
-                    kept.append(samples)
-
-                def finish(self):
-                    return recognizer.transcribe(np.concatenate(kept), context)
-            return Stream()
+            return BufferedStream(self.transcribe, context)
 
     ears = LiveEars(settings, Recognizer(), duplex)
     duplex.start()

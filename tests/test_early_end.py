@@ -229,15 +229,36 @@ def test_microphone_ears_reply_soon_to_a_complete_answer(matcher):
     assert heard.timings["endpoint"] >= EarlyEndConfig().complete_after_s - FRAME_S
 
 
-def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
-    """early_answers' ears (one stream for the session): a clear answer given after the question is
-    decoded once, in its pause, and the turn ends before the full end_silence_s."""
+def live_ears_listening(microphone, recognizer, listening):
+    """LiveEars on a simulated one-stream card (`microphone`: frames, waiting on `listening` after
+    the first second); returns (ears, duplex) once that second is heard and `listening` is set."""
     import threading
 
     from voicecheck.duplex import DuplexAudio
     from voicecheck.listening.detector import SpeechDetector
     from voicecheck.listening.live import LiveListener
     from voicecheck.speech_io import LiveEars
+
+    listener = LiveListener(detector=SpeechDetector(vad=LoudIsSpeech()), stall_s=2.0)
+    duplex = DuplexAudio(Settings(), open_frames=microphone, player=lambda samples, rate: None, listener=listener)
+    ears = LiveEars(Settings(turn_tone=False, early_answers=True), recognizer, duplex)
+    duplex.start()
+    while listener.now_s < 1.0 - 1e-6:
+        threading.Event().wait(0.01)
+    listening.set()
+    return ears, duplex
+
+
+def judged_context(matcher, question_id: str) -> ListenContext:
+    """The context a question's turn has, with the matcher's judge of the words heard so far."""
+    return ListenContext(question_id, matcher.phrases(question_id),
+                         judge=lambda heard: matcher.turn_end(question_id, heard))
+
+
+def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
+    """early_answers' ears (one stream for the session): a clear answer given after the question is
+    decoded once, in its pause, and the turn ends before the full end_silence_s."""
+    import threading
 
     listening = threading.Event()
 
@@ -252,16 +273,8 @@ def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
         yield frames()
 
     recognizer = ScriptRecognizer("いいえ、腫れていません。")
-    listener = LiveListener(detector=SpeechDetector(vad=LoudIsSpeech()), stall_s=2.0)
-    duplex = DuplexAudio(Settings(), open_frames=microphone, player=lambda samples, rate: None, listener=listener)
-    ears = LiveEars(Settings(turn_tone=False, early_answers=True), recognizer, duplex)
-    duplex.start()
-    while listener.now_s < 1.0 - 1e-6:
-        threading.Event().wait(0.01)
-    listening.set()
-    context = ListenContext("swelling", matcher.phrases("swelling"),
-                            judge=lambda heard: matcher.turn_end("swelling", heard))
-    heard = ears.listen(context)
+    ears, duplex = live_ears_listening(microphone, recognizer, listening)
+    heard = ears.listen(judged_context(matcher, "swelling"))
     duplex.close()
     assert heard.text == "いいえ、腫れていません。" and recognizer.decodes == 1 and heard.timings["hearings"] >= 1
     assert heard.timings["endpoint"] < 1.0 and heard.timings["early_end"] == 1.0  # the words said it was over

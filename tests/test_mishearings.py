@@ -4,29 +4,13 @@ words (「理営どれもありません」). Where the answer is really there i
 silently; where it is not, or could mean something else, nothing is guessed."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from voicecheck.content import load_content
 from voicecheck.interfaces import Heard
-from voicecheck.matcher import YES_NO, Matcher
+from voicecheck.matcher import YES_NO
 from voicecheck.reading import vowels
 
-ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = ROOT / "prompts" / "ja"
-
-
-@pytest.fixture(scope="module")
-def matcher() -> Matcher:
-    return Matcher(load_content(PROMPTS), this_year=2026)
-
-
-def said(m) -> str:
-    """What a decision amounts to: 'accept:no', 'confirm:yes', 'reprompt'."""
-    if m.decision == "reprompt":
-        return "reprompt"
-    return f"{m.decision}:{m.command and 'command:' + m.command or '+'.join(m.option_ids)}"
+from test_understanding import matcher, said  # noqa: F401 - the module's matcher fixture and decision summary
 
 
 def heard(matcher, question, text, *alternatives) -> str:

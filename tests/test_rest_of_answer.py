@@ -241,14 +241,11 @@ def test_live_ears_hear_the_rest_and_decode_the_whole_answer(content):
     goes on 1.0 s after it; `rest_of_answer` returns the decode of the whole answer."""
     import contextlib
 
-    from voicecheck.duplex import DuplexAudio
     from voicecheck.interfaces import ListenContext
-    from voicecheck.listening.detector import SpeechDetector
     from voicecheck.matcher import Matcher
-    from voicecheck.settings import Settings
-    from voicecheck.speech_io import LiveEars
+    from voicecheck.recognizers.base import BufferedStream
 
-    from test_early_end import LoudIsSpeech, quiet, tone
+    from test_early_end import judged_context, live_ears_listening, quiet, tone
 
     matcher = Matcher(content, this_year=2026)
     listening = threading.Event()
@@ -267,35 +264,15 @@ def test_live_ears_hear_the_rest_and_decode_the_whole_answer(content):
         """「いいえ。」 for the first part alone, the whole sentence for more."""
         name = "by-length"
 
-        def __init__(self):
-            self.heard: list[str] = []
-
         def transcribe(self, samples, context):
             text = "いいえ。" if len(samples) < 2.5 * SAMPLE_RATE else "いいえ、でも階段を下りるときは腫れます。"
-            self.heard.append(text)
             return Heard(text=text, timings={"recognition": 0.01})
 
         def start(self, context):
-            recognizer, chunks = self, []
+            return BufferedStream(self.transcribe, context)
 
-            class Stream:
-                def accept(self, samples):
-                    chunks.append(samples)
-
-                def finish(self):
-                    return recognizer.transcribe(np.concatenate(chunks), context)
-            return Stream()
-
-    recognizer = ByLength()
-    listener = LiveListener(detector=SpeechDetector(vad=LoudIsSpeech()), stall_s=2.0)
-    duplex = DuplexAudio(Settings(), open_frames=microphone, player=lambda samples, rate: None, listener=listener)
-    ears = LiveEars(Settings(turn_tone=False, early_answers=True), recognizer, duplex)
-    duplex.start()
-    while listener.now_s < 1.0 - 1e-6:
-        threading.Event().wait(0.01)
-    listening.set()
-    context = ListenContext("swelling", matcher.phrases("swelling"),
-                            judge=lambda heard: matcher.turn_end("swelling", heard))
+    ears, duplex = live_ears_listening(microphone, ByLength(), listening)
+    context = judged_context(matcher, "swelling")
     first = ears.listen(context)
     said = []
     other = ears.rest_of_answer(ListenContext("frequency"), lambda: said.append(1))  # not the question just answered

@@ -62,11 +62,11 @@ def hear_rest(frames: Iterable[tuple[np.ndarray, bool]], first: Utterance, confi
     heard_since: list[np.ndarray] = []  # every frame since the first part ended
     for frame, voiced in frames:
         heard_since.append(frame)
-        waiting = endpointer.state == Endpointer.WAITING
+        was_waiting = endpointer.state == Endpointer.WAITING
         endpointer.feed(frame, voiced)
         if endpointer.state == Endpointer.SPEAKING and endpointer.origin_s + endpointer.onset_s >= until:
             return None  # something new, not the rest of the answer (the next turn hears it)
-        if waiting and endpointer.state == Endpointer.SPEAKING:
+        if was_waiting and endpointer.state == Endpointer.SPEAKING:
             # The whole stretch, not only the pre-roll: the rest's first words may have been
             # said under the device's voice, softened but still there for the recogniser.
             endpointer.kept = [first.samples, *heard_since] if len(first.samples) else list(heard_since)
