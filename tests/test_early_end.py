@@ -141,6 +141,34 @@ def test_the_setting_off_keeps_the_usual_pause_for_complete_answers(matcher):
     assert early.heard().text == "はい、あります。"
 
 
+class RmsIsVoice:
+    """The voice detector for a noisy room: a frame is voiced when it is well above the hum."""
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        return float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) > 0.05
+
+
+@pytest.mark.parametrize("room_dbfs, ends_early", [(-75.0, True), (-35.0, False)])
+def test_a_complete_answer_ends_early_only_in_a_quiet_room(matcher, room_dbfs, ends_early):
+    # Under a TV, what the person says over the device's acknowledgement is lost with its echo, so
+    # the rest of a two-part answer would not be heard: there the full end_silence_s is waited.
+    from voicecheck.listening.detector import SpeechDetector
+
+    audio = np.concatenate([quiet(1.0), tone(1.2), quiet(5.0)])
+    hum = np.random.default_rng(7).standard_normal(len(audio)) * 10 ** (room_dbfs / 20)
+    room = (audio + hum).astype(np.float32)
+    early = EarlyHearing(Script("いいえ、ありません。"), lambda heard: matcher.turn_end("swelling", heard), AtOnce())
+    utterance = capture_utterance(frames_of(room), EndpointConfig(), vad=SpeechDetector(vad=RmsIsVoice()),
+                                  after_frame=early.step)
+    assert utterance.ended_early is ends_early
+    waited = said_for(2.2, utterance)
+    if ends_early:
+        assert waited < EndpointConfig().end_silence_s - 0.3
+    else:
+        assert waited >= EndpointConfig().end_silence_s - 0.05
+    assert early.heard().text == "いいえ、ありません。"  # the pause's hearing is the answer either way
+
+
 def test_speech_after_a_hearing_makes_it_outdated():
     # A short pause (heard as OPEN), then more speech and a long pause with the endpointer's own end.
     audio = np.concatenate([quiet(0.5), tone(0.8), quiet(0.5), tone(0.8), quiet(5.0)])

@@ -6,7 +6,8 @@ worker thread while the microphone keeps listening, and the words are judged
 (voicecheck.understanding.turn_end):
 
 - a finished sentence that already answers the question clearly ends the turn after a short
-  pause (`complete_after_s`), when the setting `end_when_complete` is on;
+  pause (`complete_after_s`), when the setting `end_when_complete` is on and the room is quiet
+  (no steady background above `quiet_room_dbfs`: under a TV the full `end_silence_s` is waited);
 - only a filler so far, or words that stop on 「と」「で」「けど」「あと」, make the turn wait
   `going_on_extra_s` longer (「えっと……下りの階段と……立ち上がるとき」);
 - anything else waits the usual `end_silence_s`.
@@ -40,6 +41,12 @@ class EarlyEndConfig:
     complete_after_s: float = 0.8  # a complete answer ends the turn after this much silence
     going_on_extra_s: float = 1.2  # an answer that is not over waits this much longer
     end_when_complete: bool = True  # False: never end before `end_silence_s` (setting end_when_complete)
+    # Only in a quiet room: with a steady background above this (a TV, a radio), never end early.
+    # There the echo canceller and the TV bar take out what the person says over the device's
+    # acknowledgement, so the rest of a two-part answer (voicecheck.listening.rest_of_answer) is
+    # lost and its first part becomes the answer: a wrong answer, which is worse than 0.5 s more.
+    # None: end early whatever the room.
+    quiet_room_dbfs: float | None = -50.0
 
 
 @dataclass
@@ -104,7 +111,7 @@ class EarlyHearing:
         if current:
             verdict = self._latest[2]
             endpointer.extra_silence_s = self.config.going_on_extra_s if verdict == GOING_ON else 0.0
-            if (verdict == COMPLETE and self.config.end_when_complete
+            if (verdict == COMPLETE and self.config.end_when_complete and self._quiet_room(endpointer)
                     and endpointer.silence_s >= self.config.complete_after_s - 1e-9):
                 endpointer.end_now()
                 self._final_pause = pause
@@ -116,6 +123,13 @@ class EarlyHearing:
             samples = np.concatenate(endpointer.kept) if endpointer.kept else np.zeros(0, np.float32)
             self._running = _Hearing(pause, self._worker.submit(self._hear_and_judge, samples), endpointer)
             self.hearings += 1
+
+    def _quiet_room(self, endpointer) -> bool:
+        """No steady background above `quiet_room_dbfs` (an unknown background counts as quiet)."""
+        if self.config.quiet_room_dbfs is None:
+            return True
+        background = getattr(getattr(endpointer.vad, "background", None), "level_db", None)
+        return background is None or background <= self.config.quiet_room_dbfs
 
     def heard(self) -> Heard | None:
         """The hearing made in the answer's last pause, waiting for it if it is still being decoded;
