@@ -169,6 +169,25 @@ def test_a_complete_answer_ends_early_only_in_a_quiet_room(matcher, room_dbfs, e
     assert early.heard().text == "いいえ、ありません。"  # the pause's hearing is the answer either way
 
 
+def test_under_a_tv_a_short_complete_answer_waits_the_usual_pause_not_a_fillers(matcher):
+    # 「はい」 is shorter than short_speech_s: a filler or a cough that short waits 2 s, a complete
+    # answer only end_silence_s.
+    from voicecheck.listening.detector import SpeechDetector
+
+    config = EndpointConfig()
+    audio = np.concatenate([quiet(1.0), tone(0.25), quiet(5.0)])
+    room = (audio + np.random.default_rng(7).standard_normal(len(audio)) * 10 ** (-35 / 20)).astype(np.float32)
+    waited = {}
+    for text in ("はい。", "えっと"):
+        early = EarlyHearing(Script(text), lambda heard: matcher.turn_end("swelling", heard), AtOnce())
+        utterance = capture_utterance(frames_of(room), config, vad=SpeechDetector(vad=RmsIsVoice()),
+                                      after_frame=early.step)
+        assert not utterance.ended_early
+        waited[text] = said_for(1.25, utterance)
+    assert config.end_silence_s - 0.05 <= waited["はい。"] <= config.end_silence_s + 0.1
+    assert waited["えっと"] >= config.end_silence_after_short_s - 0.05
+
+
 def test_speech_after_a_hearing_makes_it_outdated():
     # A short pause (heard as OPEN), then more speech and a long pause with the endpointer's own end.
     audio = np.concatenate([quiet(0.5), tone(0.8), quiet(0.5), tone(0.8), quiet(5.0)])

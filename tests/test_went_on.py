@@ -125,6 +125,7 @@ def test_a_hearing_of_what_went_on_is_not_reused_for_the_answer_after_it():
         def __init__(self, words: str) -> None:
             self.words, self.state = words, self.SPEAKING
             self.silence_s, self.pause_started_at_s, self.extra_silence_s = 0.9, 2.1, 0.0
+            self.background_db = None  # a quiet room
             self.kept = [np.zeros(480, np.float32)]
 
         def end_now(self) -> None:

@@ -7,7 +7,8 @@ worker thread while the microphone keeps listening, and the words are judged
 
 - a finished sentence that already answers the question clearly ends the turn after a short
   pause (`complete_after_s`), when the setting `end_when_complete` is on and the room is quiet
-  (no steady background above `quiet_room_dbfs`: under a TV the full `end_silence_s` is waited);
+  (no steady background above `quiet_room_dbfs`: under a TV the full `end_silence_s` is waited,
+  and no longer, even after a sound as short as 「はい」, which otherwise waits as a filler would);
 - only a filler so far, or words that stop on 「と」「で」「けど」「あと」, make the turn wait
   `going_on_extra_s` longer (「えっと……下りの階段と……立ち上がるとき」);
 - anything else waits the usual `end_silence_s`.
@@ -111,13 +112,14 @@ class EarlyHearing:
         if current:
             verdict = self._latest[2]
             endpointer.extra_silence_s = self.config.going_on_extra_s if verdict == GOING_ON else 0.0
+            endpointer.words_complete = verdict == COMPLETE
             if (verdict == COMPLETE and self.config.end_when_complete and self._quiet_room(endpointer)
                     and endpointer.silence_s >= self.config.complete_after_s - 1e-9):
                 endpointer.end_now()
                 self._final_pause = pause
                 return
         else:
-            endpointer.extra_silence_s = 0.0
+            endpointer.extra_silence_s, endpointer.words_complete = 0.0, False
         if (not current and self._running is None and in_pause
                 and endpointer.silence_s >= self.config.listen_after_s - 1e-9):
             samples = np.concatenate(endpointer.kept) if endpointer.kept else np.zeros(0, np.float32)
@@ -128,7 +130,7 @@ class EarlyHearing:
         """No steady background above `quiet_room_dbfs` (an unknown background counts as quiet)."""
         if self.config.quiet_room_dbfs is None:
             return True
-        background = getattr(getattr(endpointer.vad, "background", None), "level_db", None)
+        background = endpointer.background_db
         return background is None or background <= self.config.quiet_room_dbfs
 
     def heard(self) -> Heard | None:

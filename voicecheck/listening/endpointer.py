@@ -100,6 +100,9 @@ class Endpointer:
         # More silence needed, set from outside while the words say the answer is going on
         # (voicecheck.listening.early_end): 「えっと……」 is not the end of an answer.
         self.extra_silence_s = 0.0
+        # Set from outside when the words heard in this pause already answer the question: a short
+        # 「はい」 is then not waited for as long as a filler or a cough (end_silence_after_short_s).
+        self.words_complete = False
         self.ended_early = False  # ended by `end_now` (the answer was already complete)
         self.truncated = False
 
@@ -152,7 +155,7 @@ class Endpointer:
             self.silence_s += self.frame_s
         needed = self.extra_silence_s + (
             self.config.end_silence_after_short_s
-            if self.speech_s < self.config.short_speech_s
+            if self.speech_s < self.config.short_speech_s and not self.words_complete
             else self.config.end_silence_s
         )
         if self.silence_s >= needed - 1e-9:
@@ -161,6 +164,13 @@ class Endpointer:
             self._end()
             self.truncated = True
         return [frame]
+
+    @property
+    def background_db(self) -> float | None:
+        """The room's steady background as the detector knows it (None: not known, or a detector
+        without a background level)."""
+        background = getattr(self.vad, "background", None)
+        return getattr(background, "level_db", None)
 
     def end_now(self) -> None:
         """End the answer at once (in a pause, when its words are already a complete answer)."""
