@@ -635,8 +635,10 @@ def rescore(path: Path = RESULTS_JSON, output: Path | None = RESULTS_MD, log=Non
     matcher = Matcher(load_content(Settings().prompts_dir))
     decided = decide_all(clips, heard, matcher)
     _, decision_name = decision_function(matcher)
+    again = " (decided again: bench/understanding.py --rescore)"
+    heard_by = saved["meta"]["command"].split(again)[0]  # the run that heard the clips, named once
     meta = dict(saved["meta"], decision=decision_name, fresh=0, when=datetime.now().strftime("%Y-%m-%d %H:%M"),
-                command=saved["meta"]["command"] + " (decided again: bench/understanding.py --rescore)",
+                command=heard_by + again,
                 minutes=saved["meta"]["minutes"] + (time.perf_counter() - started) / 60)
     text = report_markdown(decided, saved.get("notes", {}), meta)
     if output is not None:

@@ -86,3 +86,16 @@ def test_a_garbled_no_set_off_before_a_no_of_grammar_words_is_taken(matcher):
     # 入れ is a garbled いいえ set off by a pause, as in 「入れ、熱くないです」; the words after it
     # (どれ|も|あり|ませ|ん) are all wrapping or grammar, and still a clear no.
     assert heard(matcher, "safety_now", "入れ、どれもありません。") == "accept:no"
+
+
+# -- a session command garbled as a whole -----------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["もう張りにします。", "もう割りにします。"])
+def test_a_garbled_stop_is_asked_about_never_done(matcher, text):
+    # 「もう終わりにします」 under a TV: asked 「ここで終わりにしますか」 rather than the question three times.
+    assert heard(matcher, "getting_worse", text) == "confirm:command:stop"
+
+
+@pytest.mark.parametrize("text", ["もう治りました", "もう歩けません", "もうなりません", "もどりにします", "のごばりにします。"])
+def test_words_only_partly_like_a_command_are_no_command(matcher, text):
+    assert "command" not in heard(matcher, "getting_worse", text)

@@ -47,7 +47,7 @@ from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
-from voicecheck.understanding.sound_alikes import ReplyShapes, SoundAlikes, misheard_reply_lead
+from voicecheck.understanding.sound_alikes import COMMAND_CUTOFF, ReplyShapes, SoundAlikes, misheard_reply_lead
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.turn_end import turn_end
 from voicecheck.understanding.voicing import REVOICED, Revoicing
@@ -99,6 +99,10 @@ class Matcher:
         offers = [p for aid, texts in yn.offers.items() for t in texts if (p := compile_phrase(t, aid, "echo", ECHO))]
         multi_all = [p for t in d.multi_all if (p := compile_phrase(t, "*", "echo", ECHO))]
         shared = commands + corrections
+        # Whole phrases of the commands that change the session, for a command misheard as a whole
+        # (「もう張りにします」 under a TV): asked about, never done unasked.
+        self._session_command_alikes = SoundAlikes.of(
+            [p for p in commands if p.target in self.safeguards.session_commands], kinds=frozenset({"command"}))
         self._sets: dict[str, PhraseSet] = {}
         self._sound_alikes: dict[str, SoundAlikes] = {}
         self._grammar: dict[str, tuple[str, ...]] = {}
@@ -499,11 +503,21 @@ class Matcher:
         lo, hi = u.clause_of(e.first, e.last)
         return not any(is_content(u.tokens[k], neutral) and not covered[k] for k in range(lo, hi + 1))
 
+    def _sounds_like_session_command(self, u: Utterance) -> Match | None:
+        """「もう張りにします」 for 「もう終わりにします」: a session command is only asked about
+        (「ここで終わりにしますか」), so a person who meant it is not asked the question three times."""
+        hit = self._session_command_alikes.whole_like(u.sound, COMMAND_CUTOFF)
+        if hit is None:
+            return None
+        phrase, similarity = hit
+        return Match(command=phrase.target, score=min(SOUND_ALIKE_CAP, similarity * 0.8), decision="confirm",
+                     cautions=("sound_alike_command",))
+
     def _sound_alike(self, question_id: str, kind: str, u: Utterance) -> Match | None:
         """Sound-alike readings (a recogniser's mishearing): only ever offered for confirmation."""
         hit = self._sound_alikes[question_id].closest(u.sound)
         if hit is None:
-            return None
+            return self._sounds_like_session_command(u)
         phrase, similarity = hit
         target = phrase.target
         if kind == "multi" and target == "*":

@@ -17,6 +17,9 @@ from voicecheck.understanding.voicing import DEVOICE
 
 MIN_CHARS = 4  # phrases shorter than this are only ever matched exactly
 CUTOFF = 84.0  # phonetic similarity (0..100) a sound-alike needs
+# A whole session command heard garbled: lower, because the whole utterance must sound like it and
+# it is only ever asked about (「ここで終わりにしますか」), never done.
+COMMAND_CUTOFF = 80.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,17 @@ class SoundAlikes:
             if score >= CUTOFF and (best is None or score > best[0]):
                 best = (score, self.phrases[index])
         return None if best is None else (best[1], best[0])
+
+    def whole_like(self, heard: str, cutoff: float) -> tuple[Phrase, float] | None:
+        """The phrase that sounds like the whole of what was heard, with the same first sound
+        (モーハリニシマス for モーオワリニシマス): nothing may be left over, unlike `closest`."""
+        key = heard.translate(DEVOICE)
+        if len(key) < MIN_CHARS or not self.keys:
+            return None
+        hit = process.extractOne(key, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if hit is None or hit[0][:1] != key[:1]:
+            return None
+        return self.phrases[hit[2]], float(hit[1])
 
     def most_like(self, heard: str) -> tuple[Phrase, float] | None:
         """The closest whole phrase by plain similarity (short command tables of the coach)."""
