@@ -204,6 +204,24 @@ def test_a_correction_is_never_agreement(matcher, text):
     assert heard(matcher, YES_NO, text) in ("accept:no", "confirm:no", "reprompt")
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("たまにです。いや、週に一回はあります。", "confirm:weekly"),  # the second answer, read back
+    ("週に一回。いいえ、たまにです", "confirm:sometimes"),
+    ("たまにです。いや", "confirm:sometimes"),  # taken back, nothing after: never taken silently
+    ("毎日じゃなくて、たまにです", "accept:sometimes"),  # a clear correction marker
+])
+def test_an_answer_taken_back_with_iya_is_read_back(matcher, text, expected):
+    assert heard(matcher, "frequency", text) == expected
+
+
+def test_an_answer_taken_back_for_words_not_understood_is_not_read_back(matcher):
+    # 「いや週に一回はあります」 heard as 「いや週にやっかいはあります」: the taken-back たまに is not
+    # what the person means; another hypothesis may hold the words.
+    assert heard(matcher, "frequency", "たまにです。いや週にやっかいはあります。") == "reprompt"
+    assert heard(matcher, "frequency", "たまにです。いや週にやっかいはあります。",
+                 "たまにです。いや週に一回はあります。") == "confirm:weekly"
+
+
 @pytest.mark.parametrize("question, text, expected", [
     ("swelling", "腫れてるかもしれません", "confirm:yes"),
     ("warmth", "たぶん熱くはないです", "confirm:no"),

@@ -356,16 +356,28 @@ class Matcher:
 
         # Corrections: 「AじゃなくてB」, 「はい、いや違う、いいえ」 keep only what follows.
         corrected = False
-        if markers and answers:
-            for cut in sorted((m.last for m in markers), reverse=True):
+        withdrawn_at: int | None = None  # the last correction marker, when no answer follows it
+        taken_back = self._no_after_an_answer(kind, u, answers)
+        cuts = [m.last for m in markers] + taken_back
+        # Cut by a plain いや (which may be misheard), or taken back with no answer after: read back.
+        doubtful_correction = False
+        if cuts and answers:
+            for cut in sorted(cuts, reverse=True):
                 after = [e for e in answers if e.first > cut]
                 if after:
-                    answers, corrected = after, True
+                    answers, corrected, doubtful_correction = after, True, cut in taken_back
                     break
             else:
-                corrected = True  # 「…じゃなくて」 with nothing after it: what came first is withdrawn
+                corrected = doubtful_correction = True  # 「…じゃなくて」 with nothing after it: what came first is withdrawn
+                withdrawn_at = max(cuts)
 
         covered = covered_words(u, kept)
+        if withdrawn_at is not None and any(is_content(u.tokens[k], neutral) and not covered[k]
+                                            for k in range(withdrawn_at + 1, len(u.tokens))):
+            # 「たまにです。いや週にやっかいはあります」: the first answer was taken back for words not
+            # understood. Reading back what was taken back asks the wrong thing: ask again (another
+            # hypothesis may hold the words: 「いや週に一回はあります」).
+            return Match(cautions=("withdrawn",))
         lead = misheard_reply_lead(u.tokens, covered, self._reply_shapes)
         ratio = self._unexplained_share(u, covered, neutral, lead.tokens, lead.like_reply)
         # A reply word garbled into the answer's first words (理営 of 「理営どれもありません」) is
@@ -439,6 +451,10 @@ class Matcher:
         if commands and match.decision == "accept":
             # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
+        if doubtful_correction and match.decision == "accept":
+            # 「たまにです。いや、週に一回はあります」: the second answer, read back; 「たまにです。いや」:
+            # the first, read back.
+            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         if corrected and match.decision == "accept" and kind == "yes_no" and question_id != YES_NO:
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         deciding = tuple(e.phrase for e in answers if e.phrase and not e.denied_by)
@@ -449,6 +465,15 @@ class Matcher:
                     and words[0].pos == "名詞" and all(e.kind == "echo" for e in answers))
         return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged,
                                      guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word)
+
+    def _no_after_an_answer(self, kind: str, u: Utterance, answers: list[Evidence]) -> list[int]:
+        """「たまにです。いや、週に一回です」: on a question of one choice, which いいえ does not
+        answer, a clause opening with いや / いいえ after an answer takes that answer back."""
+        if kind != "single" or not answers:
+            return []
+        after = min(e.last for e in answers)
+        return [i for i, t in enumerate(u.tokens)
+                if i > after and t.reading in self._no_readings and u.tokens[i - 1].is_boundary]
 
     @staticmethod
     def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str], lead: int = 0,
