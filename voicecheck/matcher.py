@@ -99,10 +99,13 @@ class Matcher:
         offers = [p for aid, texts in yn.offers.items() for t in texts if (p := compile_phrase(t, aid, "echo", ECHO))]
         multi_all = [p for t in d.multi_all if (p := compile_phrase(t, "*", "echo", ECHO))]
         shared = commands + corrections
-        # Whole phrases of the commands that change the session, for a command misheard as a whole
-        # (「もう張りにします」 under a TV): asked about, never done unasked.
+        # The commands that change the session, as phrases and as whole sentences ([commands.whole]),
+        # for a command misheard as a whole (「もう張りにします」 under a TV): asked about, never done.
+        whole = [p for cid, texts in d.commands_whole.items() for t in texts
+                 if (p := compile_phrase(t, cid, "command", ECHO))]
         self._session_command_alikes = SoundAlikes.of(
-            [p for p in commands if p.target in self.safeguards.session_commands], kinds=frozenset({"command"}))
+            [p for p in commands + whole if p.target in self.safeguards.session_commands],
+            kinds=frozenset({"command"}))
         self._sets: dict[str, PhraseSet] = {}
         self._sound_alikes: dict[str, SoundAlikes] = {}
         self._grammar: dict[str, tuple[str, ...]] = {}
@@ -368,7 +371,8 @@ class Matcher:
                     answers, corrected, doubtful_correction = after, True, cut in taken_back
                     break
             else:
-                corrected = doubtful_correction = True  # 「…じゃなくて」 with nothing after it: what came first is withdrawn
+                # 「…じゃなくて」 with nothing after it: what came first is withdrawn
+                corrected = doubtful_correction = True
                 withdrawn_at = max(cuts)
 
         covered = covered_words(u, kept)

@@ -6,7 +6,7 @@ understood.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,8 @@ class AnswerPhrases:
     caution: Caution
     catch_all: CatchAll
     continuing: tuple[str, ...] = ()  # words after which an answer is not over (あと, それから): [turn_end]
+    # command id -> whole sentences it is said as, only to compare garbled utterances with: [commands.whole]
+    commands_whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _number(file: str, key: str, value: Any, low: float, high: float) -> float:
@@ -281,9 +283,11 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
     neutral.no_unknown_keys({"words", "politeness", "endings"})
     commands = t.table("commands")
     alone = commands.table("alone") if commands.has("alone") else None
+    whole = commands.table("whole") if commands.has("whole") else None
     for name, value in commands.data.items():
-        if isinstance(value, dict) and name not in ("alone", "topic"):
-            raise ContentError(t.file, f"commands.{name}", "unknown table; expected only [commands.alone] and [commands.topic]")
+        if isinstance(value, dict) and name not in ("alone", "topic", "whole"):
+            raise ContentError(t.file, f"commands.{name}",
+                               "unknown table; expected only [commands.alone], [commands.topic] and [commands.whole]")
     echoes, misheard = _questions(t.table("questions"), content)
     return AnswerPhrases(
         fillers=t.table("fillers").texts("words"),
@@ -305,4 +309,5 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         caution=_caution(t.table("caution"), content),
         catch_all=_catch_all(t.table("catch_all"), content),
         continuing=t.table("turn_end").texts("continuing"),
+        commands_whole=_text_lists(whole, COMMAND_IDS) if whole else {},
     )
