@@ -69,6 +69,7 @@ MEASURED = ("clean", "tv10", "older_tv15")  # condition keys of bench/understand
 TV_CONDITIONS = ("tv10", "older_tv15")
 DFN_RATE = 48_000
 MIC_RATE = 16_000
+DFN_DELAY_SAMPLES = 1440  # at 48 kHz: (FFT 960 − hop 480) + 2 frames of look-ahead; measured by cross-correlation
 DEFAULT_ATTEN_DB = 100.0  # DeepFilterNet's own default: no limit on how much noise is removed
 ENHANCEMENT_VERSION = 1  # change when `enhance` changes, so cached enhanced hearings are not reused
 
@@ -134,8 +135,6 @@ class DeepFilter:
 
         return self._with_state(run)
 
-
-DFN_DELAY_SAMPLES = 1440  # at 48 kHz: (FFT 960 − hop 480) + 2 frames of look-ahead; measured by cross-correlation
 
 
 def run_frames(samples: np.ndarray, process_frame: Callable[[np.ndarray, np.ndarray], None], hop: int,
@@ -282,12 +281,28 @@ class LevelCache:
             f.write(json.dumps({"key": key, "db": db}) + "\n")
 
 
+def cached_texts(clips: list[U.BenchClip], listener: U.Listener, enhancers: list[DeepFilter], placement: str,
+                 raw_cache: U.HeardCache, enh_cache: U.HeardCache) -> list[U.BenchClip]:
+    """The clips of the texts whose every hearing (raw and each enhancer's) is in the caches."""
+    missing: set[tuple[str, str]] = set()
+    for clip in clips:
+        samples = U.clip_audio(clip)
+        context = listener.context(clip.question)
+        keys = [U.cache_key(samples, listener.engine, context, listener.config)]
+        keys += [U.cache_key(samples, f"{listener.engine}+{dfn.tag}+{placement}", context, listener.config)
+                 for dfn in enhancers]
+        if raw_cache.get(keys[0]) is None or any(enh_cache.get(k) is None for k in keys[1:]):
+            missing.add((clip.question, clip.text))
+    return [c for c in clips if (c.question, c.text) not in missing]
+
+
 def hear_all(clips: list[U.BenchClip], listener: U.Listener, enhancers: list[DeepFilter], whole_path: bool,
-             log, until: datetime | None = None) -> tuple[dict, dict[str, dict], dict]:
+             log, until: datetime | None = None, cached_only: bool = False) -> tuple[dict, dict[str, dict], dict]:
     """Raw heard (clip id → Heard), enhanced heard ({variant tag: clip id → Heard}) and timing
     (with "levels": {variant tag: clip id → level change in dB}); transcripts cached as said in
     the module docstring. Past `until`, no further text is begun (a text's clips are heard all or
-    none), so a run cut short still measures whole texts, in corpus order."""
+    none), so a run cut short still measures whole texts, in corpus order; `cached_only` hears
+    nothing and keeps the texts whose every hearing is in the caches."""
     raw_cache = U.HeardCache(U.OUT_DIR / f"heard-understanding-{listener.engine}.jsonl")
     enh_cache = U.HeardCache(ENHANCED_CACHE)
     levels = LevelCache(LEVELS_CACHE)
@@ -296,21 +311,26 @@ def hear_all(clips: list[U.BenchClip], listener: U.Listener, enhancers: list[Dee
     enh_heard: dict[str, dict] = {dfn.tag: {} for dfn in enhancers}
     timing: dict = {"fresh_raw": 0, "fresh_enhanced": 0, "levels": {dfn.tag: {} for dfn in enhancers}}
     started = time.perf_counter()
+    if cached_only:
+        clips = cached_texts(clips, listener, enhancers, placement, raw_cache, enh_cache)
     for i, clip in enumerate(clips, start=1):
-        new_text = i == 1 or (clip.question, clip.text) != (clips[i - 2].question, clips[i - 2].text)
-        if new_text and i > 1 and until is not None and datetime.now(timezone.utc) >= until:
-            log(f"  stopped at {until:%H:%M} UTC after {i - 1} clips")
-            break
         samples = U.clip_audio(clip)
         context = listener.context(clip.question)
         key = U.cache_key(samples, listener.engine, context, listener.config)
+        enh_keys = {dfn.tag: U.cache_key(samples, f"{listener.engine}+{dfn.tag}+{placement}", context, listener.config)
+                    for dfn in enhancers}
+        new_text = i == 1 or (clip.question, clip.text) != (clips[i - 2].question, clips[i - 2].text)
+        to_hear = raw_cache.get(key) is None or any(enh_cache.get(k) is None for k in enh_keys.values())
+        if new_text and to_hear and i > 1 and until is not None and datetime.now(timezone.utc) >= until:
+            log(f"  stopped at {until:%H:%M} UTC after {i - 1} clips")
+            break
         raw_heard[clip.id] = raw_cache.get(key)
         if raw_heard[clip.id] is None:
             raw_heard[clip.id] = hear(listener, samples, clip.question)
             raw_cache.put(key, raw_heard[clip.id])
             timing["fresh_raw"] += 1
         for dfn in enhancers:
-            enh_key = U.cache_key(samples, f"{listener.engine}+{dfn.tag}+{placement}", context, listener.config)
+            enh_key = enh_keys[dfn.tag]
             heard = enh_cache.get(enh_key)
             if heard is None:
                 enhanced = enhance(samples, dfn, timing)
@@ -566,7 +586,7 @@ def package_size_mb() -> float:
 
 
 def run(every: int, attens: list[float], whole_path: bool, limit: int | None, output: Path | None, log,
-        until: datetime | None = None) -> str:
+        until: datetime | None = None, cached_only: bool = False) -> str:
     from importlib.metadata import version
 
     from voicecheck.models import MIRROR_ENV
@@ -582,10 +602,11 @@ def run(every: int, attens: list[float], whole_path: bool, limit: int | None, ou
     enhancers = [first] + [DeepFilter(a) for a in attens[1:]]
     listener = U.Listener("whisper", cpu_threads=1)
     log(f"enhancement: {len(clips)} clips (1 text in {every}, {texts} texts); model loaded in {cost['load_s']:.2f} s")
-    raw_heard, enh_heard, timing = hear_all(clips, listener, enhancers, whole_path, log, until)
+    raw_heard, enh_heard, timing = hear_all(clips, listener, enhancers, whole_path, log, until, cached_only)
     if len(raw_heard) < len(clips):
-        notes["texts not reached"] = (f"the run stopped at --until {until:%H:%M} UTC: {len(raw_heard)} of {len(clips)} "
-                                      "clips heard, whole texts in corpus order")
+        why = "--cached-only" if cached_only else f"the run stopped at --until {until:%H:%M} UTC"
+        notes["texts not reached"] = (f"{why}: {len(raw_heard)} of {len(clips)} clips, whole texts in corpus "
+                                      "order")
         clips = [c for c in clips if c.id in raw_heard]
     raw = U.decide_all(clips, raw_heard, listener.matcher)
     enhanced = {tag: U.decide_all(clips, heard, listener.matcher) for tag, heard in enh_heard.items()}
@@ -621,6 +642,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N clips (trials; nothing written to bench/enhancement.md)")
     parser.add_argument("--output", type=Path, default=OUTPUT_MD, help="where to write the Markdown")
     parser.add_argument("--until", help="HH:MM (UTC, today): begin no further text after then and report what was heard")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="hear nothing: report the texts whose every hearing is in the caches")
     args = parser.parse_args(argv)
     until = None
     if args.until:
@@ -628,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         until = datetime.now(timezone.utc).replace(hour=hours, minute=minutes, second=0, microsecond=0)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     output = args.output if args.limit is None or args.output != OUTPUT_MD else None
-    print(run(args.every, args.atten_db, args.whole_path, args.limit, output, log, until))
+    print(run(args.every, args.atten_db, args.whole_path, args.limit, output, log, until, args.cached_only))
     return 0
 
 
