@@ -59,6 +59,11 @@ def session_answers(voice: str) -> dict[str, Recording]:
     return {r.question: r for r in other_voice_recordings() if r.path.parent.name == f"session_{voice}"}
 
 
+def plain_yes(voice: str) -> Recording:
+    """That voice's short 「はい」 (tests/data/live_room): what a resident says to a read-back."""
+    return Recording(DATA / "live_room" / f"yes_short_{voice}.wav", "yes_no", "yes", voice)
+
+
 def extra(name: str) -> Recording:
     return next(r for r in other_voice_recordings() if r.path.stem == name)
 

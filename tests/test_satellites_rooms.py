@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from satellite_peers import (FakeSatellite, Resident, build_engines, extra, question_picker, serve_config,
+from satellite_peers import (FakeSatellite, Resident, build_engines, extra, plain_yes, question_picker, serve_config,
                              session_answers, wait_until, wire_text_leaks)
 from speech_support import whisper_model_dir
 from voicecheck.satellites.config import SatelliteConfig
@@ -106,7 +106,7 @@ def test_a_whole_session_through_one_satellite_started_by_its_wake_word(engines,
     started = time.monotonic()
     server = run_rooms(
         engines, settings, [satellite], [lambda s: SatelliteConfig(s.name, s.uri)],
-        [lambda room: question_picker(room, answers, confirm_yes=answers["near_fall"])], timeout_s=900)
+        [lambda room: question_picker(room, answers, confirm_yes=plain_yes("jm_kumo"))], timeout_s=900)
     elapsed = time.monotonic() - started
     (summary,) = room_summaries(settings, "居間")
     assert summary["status"] == "complete" and summary["mode"] == "satellite"
