@@ -257,28 +257,10 @@ def select_clips(every: int) -> tuple[list[U.BenchClip], dict[str, str], int]:
 # Both hearings of every clip
 
 
-class LevelCache:
+class LevelCache(U.JsonLinesCache):
     """JSON lines {"key", "db"}: the enhancer's level change for each enhanced hearing."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.items: dict[str, float] = {}
-        if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                    self.items[entry["key"]] = float(entry["db"])
-                except (ValueError, KeyError, TypeError):
-                    continue
-
-    def get(self, key: str) -> float | None:
-        return self.items.get(key)
-
-    def put(self, key: str, db: float) -> None:
-        self.items[key] = db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"key": key, "db": db}) + "\n")
+    field = "db"
 
 
 def cached_texts(clips: list[U.BenchClip], listener: U.Listener, enhancers: list[DeepFilter], placement: str,

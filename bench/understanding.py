@@ -230,30 +230,43 @@ def heard_from_json(data: dict):
     return Heard(**values)
 
 
-class HeardCache:
-    """JSON lines {"key", "heard"}; later lines win; a line cut short by an interrupted run is skipped."""
+class JsonLinesCache:
+    """JSON lines {"key", FIELD}; later lines win; a line cut short by an interrupted run is skipped."""
+
+    field = "value"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.items: dict[str, dict] = {}
+        self.items: dict[str, object] = {}
         if self.path.is_file():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     entry = json.loads(line)
-                    self.items[entry["key"]] = entry["heard"]
+                    self.items[entry["key"]] = entry[self.field]
                 except (ValueError, KeyError, TypeError):
                     continue
 
     def get(self, key: str):
-        data = self.items.get(key)
+        return self.items.get(key)
+
+    def put(self, key: str, value) -> None:
+        self.items[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"key": key, self.field: value}, ensure_ascii=False) + "\n")
+
+
+class HeardCache(JsonLinesCache):
+    """Each hearing of a clip, by its key."""
+
+    field = "heard"
+
+    def get(self, key: str):
+        data = super().get(key)
         return heard_from_json(data) if data is not None else None
 
     def put(self, key: str, heard) -> None:
-        data = heard_to_json(heard)
-        self.items[key] = data
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"key": key, "heard": data}, ensure_ascii=False) + "\n")
+        super().put(key, heard_to_json(heard))
 
 
 class Listener:
