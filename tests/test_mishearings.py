@@ -96,6 +96,20 @@ def test_a_garbled_stop_is_asked_about_never_done(matcher, text):
     assert heard(matcher, "getting_worse", text) == "confirm:command:stop"
 
 
+@pytest.mark.parametrize("text, alternatives", [
+    ("もう終わりにします。", ("もう割にします。", "もう張りにします。", "もお割にします。")),
+    ("終わりにします。", ("頬張りにします。", "お割りにします。", "おばりにします。")),
+])
+def test_a_stop_heard_as_said_is_done_though_lower_hypotheses_garble_it(matcher, text, alternatives):
+    # Seen in the satellite sessions: the garbled lower hypotheses carried their read-back to the
+    # clear first one, and every 「もう終わりにします」 was asked about.
+    assert heard(matcher, "frequency", text, *alternatives) == "accept:command:stop"
+
+
+def test_a_garbled_stop_is_asked_about_also_when_every_hypothesis_garbles_it(matcher):
+    assert heard(matcher, "frequency", "もう張りにします。", "もう割にします。", "もお割にします。") == "confirm:command:stop"
+
+
 @pytest.mark.parametrize("text", ["もう治りました", "もう歩けません", "もうなりません", "もどりにします", "のごばりにします。"])
 def test_words_only_partly_like_a_command_are_no_command(matcher, text):
     assert "command" not in heard(matcher, "getting_worse", text)

@@ -47,7 +47,8 @@ from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
-from voicecheck.understanding.sound_alikes import COMMAND_CUTOFF, ReplyShapes, SoundAlikes, misheard_reply_lead
+from voicecheck.understanding.sound_alikes import (COMMAND_CUTOFF, SOUND_ALIKE_COMMAND, ReplyShapes, SoundAlikes,
+                                                  misheard_reply_lead)
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.turn_end import turn_end
 from voicecheck.understanding.voicing import REVOICED, Revoicing
@@ -540,7 +541,7 @@ class Matcher:
             return None
         phrase, similarity = hit
         return Match(command=phrase.target, score=min(SOUND_ALIKE_CAP, similarity * 0.8), decision="confirm",
-                     cautions=("sound_alike_command",))
+                     cautions=(SOUND_ALIKE_COMMAND,))
 
     def _sound_alike(self, question_id: str, kind: str, u: Utterance) -> Match | None:
         """Sound-alike readings (a recogniser's mishearing): only ever offered for confirmation."""

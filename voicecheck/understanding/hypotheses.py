@@ -24,6 +24,7 @@ from typing import Protocol
 
 from voicecheck.interfaces import Heard
 from voicecheck.understanding.decision import Match
+from voicecheck.understanding.sound_alikes import SOUND_ALIKE_COMMAND
 from voicecheck.understanding.voicing import REVOICED
 
 COMPARED = 4  # hypotheses compared for agreement (the rest are too unlikely to count)
@@ -38,6 +39,10 @@ UNSURE_HEARING = 0.4
 # taken were wrong).
 ECHO_RUN_CHARS = 7
 ECHO_SHARE = 0.7
+# Cautions about how a hypothesis was heard (a garbled form of the words), not about what was said:
+# another hypothesis that heard the same answer as said is not in doubt because of them
+# (「もう終わりにします」 first, 「もう張りにします」 second is a stop, not a question about stopping).
+HEARING_CAUTIONS = frozenset({SOUND_ALIKE_COMMAND, REVOICED})
 _NOT_WORDS = re.compile(r"[\s、。，．,.!?！？「」『』…〜ー]")
 
 
@@ -118,7 +123,8 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard, asked: str 
         # Only the question's words carry the answer: they may be the recogniser's, not the person's.
         reasons.append("echoes_question")
     # The same answer heard with a hedge in another hypothesis (「…ことは、なあ」): the hedge may be real.
-    reasons += sorted({c for _, m in usable[1:] if answer_of(m) == answer for c in m.cautions} - set(reasons))
+    reasons += sorted({c for _, m in usable[1:] if answer_of(m) == answer for c in m.cautions}
+                      - HEARING_CAUTIONS - set(reasons))
     if not reasons:
         return chosen
     return replace(chosen, decision="confirm", score=min(chosen.score, 70.0), cautions=chosen.cautions + tuple(reasons))

@@ -20,6 +20,7 @@ CUTOFF = 84.0  # phonetic similarity (0..100) a sound-alike needs
 # A whole session command heard garbled: lower, because the whole utterance must sound like it and
 # it is only ever asked about (「ここで終わりにしますか」), never done.
 COMMAND_CUTOFF = 80.0
+SOUND_ALIKE_COMMAND = "sound_alike_command"  # the caution of a session command heard only as a sound-alike
 
 
 @dataclass(frozen=True)
