@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 import pytest
+from rapidfuzz import fuzz
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
@@ -19,6 +20,7 @@ from speech_support import whisper_model_dir
 from voicecheck.satellites.config import ServicesConfig
 from voicecheck.satellites.phrases import load_room_phrases
 from voicecheck.satellites.server import VoicecheckServer
+from voicecheck.reading import reading
 from voicecheck.satellites.speech_services import ASR_PROGRAM, TTS_PROGRAM
 from voicecheck.settings import Settings
 
@@ -140,7 +142,10 @@ def test_a_malformed_or_oversized_request_closes_only_its_connection(engines, tm
     closed, info, transcript, errors = with_services(engines, tmp_path, scenario)
     assert closed == [b"", b"", b"", b""]
     assert errors == 4
-    assert info.type == "info" and transcript.type == "transcript" and "終わり" in transcript.data["text"]
+    assert info.type == "info" and transcript.type == "transcript"
+    # The steady client's speech was heard. Compared by sound, not by its words: Whisper's exact
+    # writing of this clip differs between machines (「モーバリにします」 on an AMD EPYC here).
+    assert fuzz.ratio(reading(transcript.data["text"]), reading("もう終わりにします")) >= 70, transcript.data["text"]
     messages = [r.getMessage() for r in caplog.records]
     assert sum("読めないデータ" in m for m in messages) == 2
     assert sum("大きすぎるデータ" in m for m in messages) == 2
