@@ -110,6 +110,32 @@ def test_a_garbled_stop_is_asked_about_also_when_every_hypothesis_garbles_it(mat
     assert heard(matcher, "frequency", "もう張りにします。", "もう割にします。", "もお割にします。") == "confirm:command:stop"
 
 
+@pytest.mark.parametrize("question, text", [("safety_now", "痛くないです"), ("safety_now", "痛くありません")])
+def test_an_answer_like_a_short_command_phrase_is_no_command(matcher, question, text):
+    # 「痛くないです」 sounds like the skip phrase 「言いたくないです」: only whole command sentences
+    # ([commands.whole]) are compared, or the emergency question would be offered to be skipped.
+    assert "command" not in heard(matcher, question, text)
+
+
+def test_a_yes_another_hypothesis_hears_as_a_hesitation_is_read_back(matcher):
+    # 「うーん」 (thinking) heard 「うん。」 first: on the emergency question that was a yes taken.
+    assert heard(matcher, "safety_now", "うん。", "うーん", "うん!", "んー") == "confirm:yes"
+    assert heard(matcher, "swelling", "うん。", "うーん") == "confirm:yes"
+    assert heard(matcher, "swelling", "うん。", "うん", "うん!") == "accept:yes"
+
+
+@pytest.mark.parametrize("text", ["よくてもれないのです。", "歩けます", "漏れたりはしません"])
+def test_one_emergency_sign_denied_is_read_back_as_a_no(matcher, text):
+    # The emergency screen asks about several signs at once: 「漏れない」 (here misheard from
+    # 「旅行でも寝れないのです」) is no "none of these".
+    assert heard(matcher, "safety_now", text) == "confirm:no"
+
+
+@pytest.mark.parametrize("text", ["どれもありません", "いいえ、歩けます", "特にないです", "何もないです"])
+def test_a_no_to_the_whole_emergency_screen_is_taken(matcher, text):
+    assert heard(matcher, "safety_now", text) == "accept:no"
+
+
 @pytest.mark.parametrize("text", ["もう治りました", "もう歩けません", "もうなりません", "もどりにします", "のごばりにします。"])
 def test_words_only_partly_like_a_command_are_no_command(matcher, text):
     assert "command" not in heard(matcher, "getting_worse", text)

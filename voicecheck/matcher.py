@@ -31,6 +31,7 @@ from voicecheck.reading import INFLECTING_POS, Token, analyse, base_reading, nor
 from voicecheck.understanding.coach_commands import match_table
 from voicecheck.understanding.decision import (
     CONFLICT_CAP,
+    ONLY_FILLERS,
     SOUND_ALIKE_CAP,
     UNKNOWN,
     Decision,
@@ -100,13 +101,13 @@ class Matcher:
         offers = [p for aid, texts in yn.offers.items() for t in texts if (p := compile_phrase(t, aid, "echo", ECHO))]
         multi_all = [p for t in d.multi_all if (p := compile_phrase(t, "*", "echo", ECHO))]
         shared = commands + corrections
-        # The commands that change the session, as phrases and as whole sentences ([commands.whole]),
-        # for a command misheard as a whole (「もう張りにします」 under a TV): asked about, never done.
+        # Whole sentences of the commands that change the session ([commands.whole]), for one misheard
+        # as a whole (「もう張りにします」 under a TV): asked about, never done. Only these: the short
+        # command phrases sound like answers (「言いたくないです」 like 「痛くないです」).
         whole = [p for cid, texts in d.commands_whole.items() for t in texts
                  if (p := compile_phrase(t, cid, "command", ECHO))]
         self._session_command_alikes = SoundAlikes.of(
-            [p for p in commands + whole if p.target in self.safeguards.session_commands],
-            kinds=frozenset({"command"}))
+            [p for p in whole if p.target in self.safeguards.session_commands], kinds=frozenset({"command"}))
         self._sets: dict[str, PhraseSet] = {}
         self._sound_alikes: dict[str, SoundAlikes] = {}
         self._grammar: dict[str, tuple[str, ...]] = {}
@@ -226,7 +227,8 @@ class Matcher:
         if whole is not None:
             return whole
         if not content_tokens(tokens):
-            return command or Match()  # only fillers (「まあ」「ええと」): nothing answered yet
+            # only fillers (「まあ」「ええと」): nothing answered yet
+            return command or Match(cautions=(ONLY_FILLERS,))
         if command and not content_tokens(tokens):
             return command
 
@@ -468,8 +470,11 @@ class Matcher:
         words = [t for t in u.tokens if t.reading and not t.is_boundary and not t.is_function]
         one_word = (question_id != YES_NO and kind in ("yes_no", "multi") and len(words) == 1
                     and words[0].pos == "名詞" and all(e.kind == "echo" for e in answers))
+        # 「漏れないです」「歩けます」: a sign of the question denied, and no word that says no to the whole.
+        one_sign_denied = match.option_ids == ("no",) and all(e.negated for e in answers if e.target == "no")
         return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged,
-                                     guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word)
+                                     guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word,
+                                     one_sign_denied=one_sign_denied)
 
     def _no_after_an_answer(self, kind: str, u: Utterance, answers: list[Evidence]) -> list[int]:
         """「たまにです。いや、週に一回です」: on a question of one choice, which いいえ does not

@@ -14,6 +14,7 @@ from voicecheck.understanding.evidence import ECHO, INTERJECTION, STATEMENT, Evi
 
 Decision = Literal["accept", "confirm", "reprompt"]
 UNKNOWN = "unknown"
+ONLY_FILLERS = "only_fillers"  # the caution of a hearing that holds nothing but fillers (「うーん」「えっと」)
 
 ACCEPT_AT = 80.0  # a score this high is taken without a read-back
 CONFIRM_AT = 55.0  # between this and ACCEPT_AT the answer is read back for confirmation

@@ -13,6 +13,7 @@ takes the first hypothesis it can use. Whether the hypotheses agree says how sur
   one whose other hypotheses carry a hedge;
 - an answer heard mostly as one long run of the question's own words may be the recogniser
   writing out its prompt: read back;
+- an answer another hypothesis hears as nothing but a filler (「うん」 over 「うーん」) is read back;
 - what the recogniser itself believes was not speech (a buzz, a cough) is nothing heard.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from difflib import SequenceMatcher
 from typing import Protocol
 
 from voicecheck.interfaces import Heard
-from voicecheck.understanding.decision import Match
+from voicecheck.understanding.decision import ONLY_FILLERS, Match
 from voicecheck.understanding.sound_alikes import SOUND_ALIKE_COMMAND
 from voicecheck.understanding.voicing import REVOICED
 
@@ -122,6 +123,9 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard, asked: str 
     if rest is not None and answer_of(matcher.match(question_id, rest)) != answer:
         # Only the question's words carry the answer: they may be the recogniser's, not the person's.
         reasons.append("echoes_question")
+    # 「うん」 first and 「うーん」 below it: a yes or a hesitation, the recogniser could not tell.
+    if any(ONLY_FILLERS in m.cautions for m in matches if m is not chosen):
+        reasons.append("heard_as_hesitation")
     # The same answer heard with a hedge in another hypothesis (「…ことは、なあ」): the hedge may be real.
     reasons += sorted({c for _, m in usable[1:] if answer_of(m) == answer for c in m.cautions}
                       - HEARING_CAUTIONS - set(reasons))

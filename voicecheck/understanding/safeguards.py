@@ -86,12 +86,13 @@ class Safeguards:
 
     def apply(self, question_id: str, match: Match, *, deciding: tuple[str, ...] = (), morae: int = 99,
               clear_command: bool = True, hedged: bool = False, guess: bool = False,
-              one_word: bool = False) -> Match:
+              one_word: bool = False, one_sign_denied: bool = False) -> Match:
         """The match, lowered to a read-back where a safeguard says so (reasons in `cautions`).
 
         `deciding`: the phrases the answer rests on; `morae`: the spoken length of what was
         heard; `clear_command`: the command was said in words that leave no doubt; `hedged`:
-        the answer carried a correction or contradiction; `guess`: it was said as a guess.
+        the answer carried a correction or contradiction; `guess`: it was said as a guess;
+        `one_sign_denied`: a no that rests only on one thing asked about, denied (「漏れないです」).
         """
         if match.decision != "accept":
             return match
@@ -112,6 +113,10 @@ class Safeguards:
                 reasons.append("one_word")
             if question_id in self.strict_questions and (hedged or match.score < STRICT_ACCEPT_AT):
                 reasons.append("strict_question")
+            elif question_id in self.strict_questions and one_sign_denied:
+                # The emergency screen asks about several signs at once: denying one (「歩けます」,
+                # or 「漏れない」 misheard from other words) is no "none of these".
+                reasons.append("one_sign_denied")
         if not reasons:
             return match
         return replace(match, score=min(match.score, READ_BACK_SCORE), decision="confirm",
