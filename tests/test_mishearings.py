@@ -139,3 +139,16 @@ def test_a_no_to_the_whole_emergency_screen_is_taken(matcher, text):
 @pytest.mark.parametrize("text", ["もう治りました", "もう歩けません", "もうなりません", "もどりにします", "のごばりにします。"])
 def test_words_only_partly_like_a_command_are_no_command(matcher, text):
     assert "command" not in heard(matcher, "getting_worse", text)
+
+
+# -- a yes that may be a misheard 「ないです」 ------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["はい、ですよ。", "はいです", "はいでした"])
+def test_a_yes_with_only_a_copula_after_it_is_read_back(matcher, text):
+    # Whisper writes 「ないですよ」 as 「はい、ですよ」 (ハイ/ナイ): a no taken as a yes on a near fall.
+    assert heard(matcher, "near_fall", text) == "confirm:yes"
+
+
+@pytest.mark.parametrize("text", ["はい", "はい、そうです", "はい、あります", "ないです"])
+def test_plain_replies_are_still_taken(matcher, text):
+    assert heard(matcher, "near_fall", text).startswith("accept:")

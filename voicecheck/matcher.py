@@ -49,7 +49,7 @@ from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, fin
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
 from voicecheck.understanding.sound_alikes import (COMMAND_CUTOFF, SOUND_ALIKE_COMMAND, ReplyShapes, SoundAlikes,
-                                                  misheard_reply_lead)
+                                                  misheard_reply_lead, yes_like_nai_desu)
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.turn_end import turn_end
 from voicecheck.understanding.voicing import REVOICED, Revoicing
@@ -203,6 +203,10 @@ class Matcher:
             return Match()
         all_tokens = analyse(text)
         found = self._match_words(question_id, kind, text, all_tokens)
+        if found.decision == "accept" and "yes" in found.option_ids and yes_like_nai_desu(all_tokens):
+            # 「はい、ですよ」 for 「ないですよ」: which of the two was said?
+            return replace(found, decision="confirm", score=min(found.score, CONFLICT_CAP),
+                           cautions=found.cautions + ("like_nai_desu",))
         if found.decision != "reprompt" or found.command or kind == "free_text":
             return found
         repaired = self._revoicing.repaired(all_tokens)

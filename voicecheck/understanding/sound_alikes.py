@@ -111,6 +111,16 @@ class ReplyShapes:
         return shape in self.no and shape not in self.yes  # ウン is うん as well as ううん
 
 
+def yes_like_nai_desu(tokens: Sequence[Token]) -> bool:
+    """「はいです」「はい、ですよ」: はい with nothing after it but a copula and a closing particle.
+    Few people answer so; it is what a recogniser writes for 「ないです」 (ハイ/ナイ differ by one
+    consonant), so a yes heard that way may be a no."""
+    words = [t for t in tokens if not t.is_boundary and t.reading]
+    if len(words) < 2 or words[0].base != "はい" or words[1].base != "です":
+        return False
+    return all(t.pos in ("助動詞", "助詞") for t in words[2:])
+
+
 def misheard_reply_lead(tokens: Sequence[Token], covered: Sequence[bool],
                         shapes: ReplyShapes | None = None) -> MisheardLead:
     """The reply word the recogniser misheard at the start of an answer, if there is one.
