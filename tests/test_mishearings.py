@@ -152,3 +152,14 @@ def test_a_yes_with_only_a_copula_after_it_is_read_back(matcher, text):
 @pytest.mark.parametrize("text", ["はい", "はい、そうです", "はい、あります", "ないです"])
 def test_plain_replies_are_still_taken(matcher, text):
     assert heard(matcher, "near_fall", text).startswith("accept:")
+
+
+# -- the question's words written out by the recogniser -----------------------------------------
+
+def test_the_question_words_written_twice_are_read_back(matcher):
+    # Whisper looping on its prompt (the question) for 「ギター弾けるようになりたい」 under a TV.
+    assert heard(matcher, "near_fall", "実際に転んだことや、実際に転んだことや、") == "confirm:yes"
+
+
+def test_an_answer_in_the_question_words_and_its_own_is_taken(matcher):
+    assert heard(matcher, "near_fall", "はい、転びそうになったことがあります") == "accept:yes"

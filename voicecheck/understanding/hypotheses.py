@@ -39,6 +39,7 @@ UNSURE_HEARING = 0.4
 # of one long run of the question's words is read back (on the dev voices: 6 of 9 such answers
 # taken were wrong).
 ECHO_RUN_CHARS = 7
+ECHO_MORE_CHARS = 4  # … and, after one such run, shorter runs of the question count too
 ECHO_SHARE = 0.7
 # Cautions about how a hypothesis was heard (a garbled form of the words), not about what was said:
 # another hypothesis that heard the same answer as said is not in doubt because of them
@@ -55,10 +56,17 @@ def question_words_heard(text: str, asked: str | None) -> str | None:
     heard, question = _NOT_WORDS.sub("", text), _NOT_WORDS.sub("", asked)
     if not heard:
         return None
-    run = SequenceMatcher(None, heard, question, autojunk=False).find_longest_match(0, len(heard), 0, len(question))
-    if run.size < ECHO_RUN_CHARS or run.size / len(heard) < ECHO_SHARE:
+    # Long runs are taken out one by one: Whisper may write the same run twice (「実際に転んだことや、
+    # 実際に転んだことや、」), looping on its prompt.
+    rest, taken = heard, 0
+    while rest:
+        run = SequenceMatcher(None, rest, question, autojunk=False).find_longest_match(0, len(rest), 0, len(question))
+        if run.size < (ECHO_RUN_CHARS if not taken else ECHO_MORE_CHARS):
+            break
+        rest, taken = rest[:run.a] + rest[run.a + run.size:], taken + run.size
+    if taken / len(heard) < ECHO_SHARE:
         return None
-    return heard[:run.a] + heard[run.a + run.size:]
+    return rest
 
 
 class MatcherLike(Protocol):
