@@ -163,3 +163,10 @@ def test_the_question_words_written_twice_are_read_back(matcher):
 
 def test_an_answer_in_the_question_words_and_its_own_is_taken(matcher):
     assert heard(matcher, "near_fall", "はい、転びそうになったことがあります") == "accept:yes"
+
+
+@pytest.mark.parametrize("text", ["実際に転んだみたい。", "転んだみたいです"])
+def test_an_answer_said_as_a_seeming_is_read_back(matcher, text):
+    # 「〜みたい」 says it seems so: a guess like 「〜かも」 (and here Whisper's words for 「ギター弾け
+    # るようになりたい」).
+    assert heard(matcher, "near_fall", text) == "confirm:yes"
