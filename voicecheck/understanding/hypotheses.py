@@ -11,8 +11,8 @@ takes the first hypothesis it can use. Whether the hypotheses agree says how sur
   other hypothesis contradicts is accepted;
 - an answer the recogniser heard unsurely (low per-token probability) is read back, and so is
   one whose other hypotheses carry a hedge;
-- an answer heard mostly as one long run of the question's own words may be the recogniser
-  writing out its prompt: read back;
+- an answer heard mostly as long runs of the question's own words (once, or looping) may be the
+  recogniser writing out its prompt: read back;
 - an answer another hypothesis hears as nothing but a filler (「うん」 over 「うーん」) is read back;
 - what the recogniser itself believes was not speech (a buzz, a cough) is nothing heard.
 """
