@@ -493,22 +493,23 @@ def report_markdown(raw: list, enhanced: dict[str, list], meta: dict, cost: dict
     add("")
     add("## Per voice, TV conditions (understood · WA; dev and held-out together)")
     add("")
-    columns = [(key, tag) for key in TV_CONDITIONS for tag in [None, *enhanced]]
-    add("| voice | n | " + " | ".join(f"{labels[k]} {'raw' if t is None else variant_label(t)}" for k, t in columns) + " |")
-    add("|---|---|" + "---|" * len(columns))
-    for voice in sorted({v for v, _ in s_raw["voice"]}):
-        n = s_raw["voice"].get((voice, TV_CONDITIONS[0]), U.Tally()).n
-        cells = [(s_raw if t is None else s_enh[t])["voice"].get((voice, k), U.Tally()).cell() for k, t in columns]
-        add(f"| {voice} | {n} | " + " | ".join(cells) + " |")
+
+    def by(group: str, conditions, with_n: bool) -> None:
+        """One row per voice or engine, one column per condition and audio (raw, then each enhancer)."""
+        columns = [(key, tag) for key in conditions for tag in [None, *enhanced]]
+        heads = [f"{labels[k]} {'raw' if t is None else variant_label(t)}" for k, t in columns]
+        add(f"| {group} | " + ("n | " if with_n else "") + " | ".join(heads) + " |")
+        add("|---|" + ("---|" if with_n else "") + "---|" * len(columns))
+        for name in sorted({v for v, _ in s_raw[group]}):
+            n = [str(s_raw[group].get((name, conditions[0]), U.Tally()).n)] if with_n else []
+            cells = [(s_raw if t is None else s_enh[t])[group].get((name, k), U.Tally()).cell() for k, t in columns]
+            add(f"| {name} | " + " | ".join(n + cells) + " |")
+
+    by("voice", TV_CONDITIONS, with_n=True)
     add("")
     add("Per engine:")
     add("")
-    columns = [(key, tag) for key in MEASURED for tag in [None, *enhanced]]
-    add("| engine | " + " | ".join(f"{labels[k]} {'raw' if t is None else variant_label(t)}" for k, t in columns) + " |")
-    add("|---|" + "---|" * len(columns))
-    for engine in sorted({e for e, _ in s_raw["engine"]}):
-        cells = [(s_raw if t is None else s_enh[t])["engine"].get((engine, k), U.Tally()).cell() for k, t in columns]
-        add(f"| {engine} | " + " | ".join(cells) + " |")
+    by("engine", MEASURED, with_n=False)
     add("")
     add("## What the enhancer does to the level (whole clip, median dB; clips it made ≥ 10 dB quieter)")
     add("")

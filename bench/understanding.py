@@ -635,7 +635,6 @@ def rescore(path: Path = RESULTS_JSON, output: Path | None = RESULTS_MD, log=Non
     from voicecheck.settings import Settings
 
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    started = time.perf_counter()
     saved = load_results(path)
     labels = current_labels()
     clips, heard = [], {}
@@ -650,9 +649,9 @@ def rescore(path: Path = RESULTS_JSON, output: Path | None = RESULTS_MD, log=Non
     _, decision_name = decision_function(matcher)
     again = " (decided again: bench/understanding.py --rescore)"
     heard_by = saved["meta"]["command"].split(again)[0]  # the run that heard the clips, named once
+    # The minutes stay those of the run that heard the clips (a rescore takes seconds).
     meta = dict(saved["meta"], decision=decision_name, fresh=0, when=datetime.now().strftime("%Y-%m-%d %H:%M"),
-                command=heard_by + again,
-                minutes=saved["meta"]["minutes"] + (time.perf_counter() - started) / 60)
+                command=heard_by + again)
     text = report_markdown(decided, saved.get("notes", {}), meta)
     if output is not None:
         output.write_text(text, encoding="utf-8")
