@@ -297,3 +297,24 @@ def test_the_reply_to_an_answer_heard_in_its_pause_is_made_before_the_turn_ends(
     ]  # the 「はい」 to a read-back and 「もう一回」 are not: what follows them depends on more than the answer
     for at, text in foreseen:
         assert mouth.said[at] == text  # each one is exactly what the device said next
+
+
+def test_the_replies_to_a_read_back_and_to_a_doubtful_command_are_prepared_before_the_reply(content):
+    # situations read back; the reply is unclear (「はい」か「いいえ」で…), then no (the narrower
+    # reprompt); later a doubtful stop is asked about and refused.
+    answers = ["no", "?flat_walking", "blah", "no", "stairs_down", "?!stop", "no", "!stop"]
+    ears, mouth, events = ScriptedEars(answers), PreparingMouth(), []
+    q = Questionnaire(Talk(content, IdMatcher(content), ears, mouth, events.append), save=lambda p: None)
+    q.run(Progress())
+    after_read_back = [texts for at, texts in mouth.prepared
+                       if mouth.said[at - 1] == content.say("confirm_option",
+                                                            label=content.question("situations").option("flat_walking").label)]
+    assert after_read_back and content.say("confirm_not_understood") in after_read_back[0]
+    assert content.say("narrow_options") in after_read_back[0] and content.say("stop_confirmed") in after_read_back[0]
+    # each reply the device actually gave after a confirmation turn had been prepared before it
+    for said in (content.say("confirm_not_understood"), content.say("narrow_options"), content.say("confirm_rejected")):
+        at = mouth.said.index(said)
+        assert any(said in texts and when <= at for when, texts in mouth.prepared), said
+    after_command = [texts for at, texts in mouth.prepared if mouth.said[at - 1] == content.say("confirm_command_stop")]
+    assert after_command and set(after_command[0]) == {
+        content.say("confirm_not_understood"), content.say("stop_confirmed"), content.say("confirm_rejected")}

@@ -216,3 +216,84 @@ def test_the_cancellation_meter_is_not_fooled_by_a_person_talking_over_the_devic
         echo = played() * 0.5
         broken.update(echo, echo * 0.9, played())
     assert broken.reduction_db is not None and not broken.working
+
+
+class _FakeStream:
+    """Records how it was opened; `refuse` makes a block size fail as a sound card would."""
+
+    opened: list[dict] = []
+    refuse: set[int] = set()
+
+    def __init__(self, **kwargs) -> None:
+        if kwargs["blocksize"] in self.refuse:
+            raise _FakePortAudioError(f"blocksize {kwargs['blocksize']} not supported")
+        self.kwargs, self.latency = kwargs, (0.04, 0.05)
+        _FakeStream.opened.append(kwargs)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _FakePortAudioError(Exception):
+    pass
+
+
+@pytest.fixture
+def fake_card(monkeypatch):
+    import types
+
+    from voicecheck import duplex_stream
+    from voicecheck.audio import Device
+
+    module = types.SimpleNamespace(Stream=_FakeStream, PortAudioError=_FakePortAudioError)
+    monkeypatch.setattr(duplex_stream, "load_sounddevice", lambda: module)
+    monkeypatch.setattr(duplex_stream, "find_device",
+                        lambda spec, kind: Device(index=0 if kind == "input" else 1, name=f"fake {kind}",
+                                                  input_channels=1, output_channels=1, default_rate=16000.0))
+    _FakeStream.opened, _FakeStream.refuse = [], set()
+    return _FakeStream
+
+
+def test_the_stream_uses_short_blocks_for_a_quick_reply_and_still_yields_30_ms_frames(fake_card):
+    from voicecheck.duplex_stream import CALLBACK_SAMPLES, SUGGESTED_LATENCY_S, DuplexStream
+
+    stream = DuplexStream()
+    with stream:
+        opened = fake_card.opened[-1]
+        assert opened["blocksize"] == CALLBACK_SAMPLES == 160 and opened["latency"] == SUGGESTED_LATENCY_S
+        assert stream.output_latency_s == pytest.approx(0.05)
+        voice = np.linspace(-0.5, 0.5, 4 * CALLBACK_SAMPLES, dtype=np.float32)
+        stream.playback.add(np.full(2 * CALLBACK_SAMPLES, 0.25, np.float32))
+        for start in range(0, len(voice), CALLBACK_SAMPLES):  # four 10 ms callbacks
+            out = np.zeros((CALLBACK_SAMPLES, 1), np.float32)
+            stream._callback(voice[start:start + CALLBACK_SAMPLES, None], out, CALLBACK_SAMPLES, None, None)
+    pairs = list(stream)  # closed: what was captured, then the end
+    assert len(pairs) == 1  # 40 ms captured: one whole 30 ms frame
+    microphone, played = pairs[0]
+    assert len(microphone) == len(played) == FRAME_SAMPLES
+    assert np.array_equal(microphone, voice[:FRAME_SAMPLES])
+    assert np.all(played[:2 * CALLBACK_SAMPLES] == 0.25) and np.all(played[2 * CALLBACK_SAMPLES:] == 0.0)
+
+
+def test_a_card_that_refuses_short_blocks_gets_30_ms_blocks(fake_card):
+    from voicecheck.duplex_stream import CALLBACK_SAMPLES, DuplexStream
+
+    fake_card.refuse = {CALLBACK_SAMPLES}
+    with DuplexStream():
+        assert fake_card.opened[-1]["blocksize"] == FRAME_SAMPLES and fake_card.opened[-1]["latency"] == "low"
+
+
+def test_a_card_that_refuses_both_says_so_plainly(fake_card):
+    from voicecheck.audio import AudioDeviceError
+    from voicecheck.duplex_stream import CALLBACK_SAMPLES, DuplexStream
+
+    fake_card.refuse = {CALLBACK_SAMPLES, FRAME_SAMPLES}
+    with pytest.raises(AudioDeviceError, match="一緒に開けません"):
+        with DuplexStream():
+            pass

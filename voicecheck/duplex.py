@@ -7,6 +7,7 @@ turn tone lives here too: a short soft tone when the device starts listening.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Callable, ContextManager, Iterable
 
@@ -181,6 +182,10 @@ class DuplexAudio:
         self._running = False
         if self._card is not None:
             self._card.__exit__(None, None, None)
+            short = getattr(self._card, "overflows", 0)
+            if short:  # for the caregiver (and the live bench, which reads the device's log)
+                print(f"音の入出力が {short} 回とぎれました（機器が忙しかったとき）。声がとぎれて聞こえたら、"
+                      "ほかのアプリを閉じるか、設定 early_answers を false にしてください。", file=sys.stderr)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 
