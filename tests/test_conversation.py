@@ -318,3 +318,15 @@ def test_the_replies_to_a_read_back_and_to_a_doubtful_command_are_prepared_befor
     after_command = [texts for at, texts in mouth.prepared if mouth.said[at - 1] == content.say("confirm_command_stop")]
     assert after_command and set(after_command[0]) == {
         content.say("confirm_not_understood"), content.say("stop_confirmed"), content.say("confirm_rejected")}
+
+
+def test_after_the_last_try_the_reply_foreseen_is_moving_on(content):
+    # situations is not understood three times: asked again twice, then the device moves on
+    ears, mouth, events = ForeseeingEars(["no", "blah", "blah", "blah", "!stop"]), PreparingMouth(), []
+    q = Questionnaire(Talk(content, IdMatcher(content), ears, mouth, events.append), save=lambda p: None, retries=3)
+    q.run(Progress())
+    foreseen = [(at, texts[0]) for at, texts in mouth.prepared if len(texts) == 1]
+    assert [text for _, text in foreseen][1:4] == [content.say("not_understood"), content.say("not_understood"),
+                                                   content.say("moving_on_unknown")]
+    for at, text in foreseen:
+        assert mouth.said[at] == text

@@ -258,17 +258,20 @@ class Questionnaire:
         values = ("yes", "no") if question.kind == "yes_no" else question.option_ids
         return [self.content.say("acknowledged_option", label=self._label(question, v)) for v in values]
 
-    def _foresee(self, question: Question) -> Callable[[Heard], None]:
+    def _foresee(self, question: Question, tries: int = 0) -> Callable[[Heard], None]:
         """Makes the reply to an answer heard in a pause ready before the turn ends (runs on the
-        listener's worker thread while the main thread waits in `listen`)."""
+        listener's worker thread while the main thread waits in `listen`). `tries`: the question's
+        failed tries so far (after the last one the device moves on instead of asking again)."""
         def prepare_reply(heard: Heard) -> None:
-            reply = self._reply_to(question, self.talk.matcher.understand(question.id, heard), heard.text.strip())
+            reply = self._reply_to(question, self.talk.matcher.understand(question.id, heard), heard.text.strip(),
+                                   last_try=tries + 1 >= self.retries)
             if reply is not None:
                 self.talk.prepare([reply])
         return prepare_reply
 
-    def _reply_to(self, question: Question, match: MatchLike, text: str) -> str | None:
-        """What the device says first after `match` (None where it depends on more than the match)."""
+    def _reply_to(self, question: Question, match: MatchLike, text: str, last_try: bool = False) -> str | None:
+        """What the device says first after `match` (None where it depends on more than the match).
+        `last_try`: a reply not understood now ends the question (moving_on_unknown)."""
         if match.command:
             if match.decision == "confirm" and self.confirm and f"confirm_command_{match.command}" in self.content.system:
                 return self.content.say(f"confirm_command_{match.command}")
@@ -276,7 +279,7 @@ class Questionnaire:
             return self.content.say(phrase) if phrase else None
         value = self._value(question, match, text)
         if match.decision == "reprompt" or value is None:
-            return self.content.say("not_understood")
+            return self.content.say("moving_on_unknown" if last_try else "not_understood")
         label = self._label(question, value)
         if match.decision == "confirm" and self.confirm:
             return self._read_back(question, label)
@@ -398,7 +401,7 @@ class Questionnaire:
             self._read_question(question, number)
         tries = 0
         while True:
-            heard, pending = pending or t.listen(question.id, question.text, self._foresee(question)), None
+            heard, pending = pending or t.listen(question.id, question.text, self._foresee(question, tries)), None
             text = heard.text.strip()
             if heard.timed_out or not text:
                 tries += 1
