@@ -34,6 +34,20 @@ class EndpointConfig:
     end_silence_after_short_s: float = 2.0  # … when less than `short_speech_s` has been said
     short_speech_s: float = 0.35
     resume_frames: int = 2  # speech breaks a silence only with this many speech frames in the last 3
+    # With a steady background above `noisy_room_dbfs` (a TV), the TV's own syllables pass the
+    # detector now and then for 60–90 ms; each such blip began the silence anew, and the reply
+    # came 2–2.6 s after the person stopped. There, speech that breaks a silence is taken as the
+    # person going on only once the pause's bursts hold `resume_frames_noisy` speech frames in all
+    # (a syllable's worth; a voice flickering under the noise adds up); a single shorter burst
+    # followed by `burst_gap_frames` of silence is a blip, and the pause before it goes on (its
+    # frames counted as neither speech nor silence).
+    # Only while the person is clearly louder than the background (their speech frames' median
+    # level this far above it): barely above it (5 dB), most of their own words pass the detector
+    # as short bursts too, and treating those as blips cut answers.
+    noisy_room_dbfs: float | None = -50.0
+    blips_below_voice_db: float = 9.0
+    resume_frames_noisy: int = 4
+    burst_gap_frames: int = 3
     pre_roll_s: float = 0.5  # audio kept from before the detected start (soft first consonants)
     max_answer_s: float = 30.0  # stop listening to a monologue here
 
@@ -104,21 +118,30 @@ class Endpointer:
         # 「はい」 is then not waited for as long as a filler or a cough (end_silence_after_short_s).
         self.words_complete = False
         self.ended_early = False  # ended by `end_now` (the answer was already complete)
+        # A burst of speech in a pause, in a noisy room, not yet long enough to count: the pause
+        # it broke (silence, start) and its speech frames so far (see EndpointConfig).
+        self._broken_pause: tuple[float, float] | None = None
+        self._burst_frames = 0  # counted over the whole pause: flickering speech adds up, one blip does not
+        self._pause_of_bursts = -1.0
+        self._voice_levels: list[float] = []  # the answer's speech frames (dBFS), bursts left out
         self.truncated = False
 
     @property
     def done(self) -> bool:
         return self.state in (self.ENDED, self.TIMED_OUT)
 
-    def feed(self, frame: np.ndarray, voiced: bool | None = None) -> list[np.ndarray]:
+    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None) -> list[np.ndarray]:
         """Take one frame; return the frames that now belong to the answer (for streaming).
 
-        `voiced` overrides the detector (for callers that judged the frame already)."""
+        `voiced` overrides the detector (for callers that judged the frame already), with the
+        frame's `level_db` from the same verdict when known (the blip rule needs it)."""
         if self.done:
             return []
         self.elapsed_s += self.frame_s
         if voiced is None:
             voiced = bool(self.vad.is_speech(frame))
+            last = getattr(self.vad, "last", None)
+            level_db = getattr(last, "level_db", None)
         if self.state == self.WAITING:
             self._recent.append(voiced)
             self._pre_roll.append(frame)
@@ -145,7 +168,20 @@ class Endpointer:
         if voiced:
             self.speech_s += self.frame_s
             self.last_speech_at_s = self.elapsed_s
-        if voiced and sum(self._last3) >= self.config.resume_frames:
+            if level_db is not None and self._broken_pause is None:
+                self._voice_levels.append(float(level_db))
+        if voiced and self._broken_pause is not None:
+            self._burst_frames += 1
+            if self._burst_frames >= self.config.resume_frames_noisy:
+                self._broken_pause = None  # a syllable's worth: the person is going on
+            self.silence_s = 0.0
+        elif voiced and sum(self._last3) >= self.config.resume_frames:
+            if self.silence_s > 0 and self._noisy_room() and self._voice_clear_of_background():
+                if self.pause_started_at_s != self._pause_of_bursts:  # a new pause: count afresh
+                    self._pause_of_bursts, self._burst_frames = self.pause_started_at_s, 0
+                self._burst_frames += sum(self._last3)
+                if self._burst_frames < self.config.resume_frames_noisy:
+                    self._broken_pause = (self.silence_s, self.pause_started_at_s)
             self.silence_s = 0.0
         elif voiced:
             pass  # a lone voiced frame neither ends a silence nor lengthens it: speech may be resuming
@@ -153,6 +189,12 @@ class Endpointer:
             if self.silence_s == 0.0:
                 self.pause_started_at_s = self.elapsed_s
             self.silence_s += self.frame_s
+            if (self._broken_pause is not None
+                    and self.silence_s >= self.config.burst_gap_frames * self.frame_s - 1e-9):
+                # The burst was a blip (the TV): the pause it broke goes on.
+                silence, started = self._broken_pause
+                self._broken_pause = None
+                self.silence_s, self.pause_started_at_s = silence + self.silence_s, started
         needed = self.extra_silence_s + (
             self.config.end_silence_after_short_s
             if self.speech_s < self.config.short_speech_s and not self.words_complete
@@ -164,6 +206,17 @@ class Endpointer:
             self._end()
             self.truncated = True
         return [frame]
+
+    def _noisy_room(self) -> bool:
+        limit = self.config.noisy_room_dbfs
+        background = self.background_db if limit is not None else None
+        return background is not None and background > limit
+
+    def _voice_clear_of_background(self) -> bool:
+        background = self.background_db
+        if background is None or not self._voice_levels:
+            return False
+        return float(np.median(self._voice_levels)) - background >= self.config.blips_below_voice_db
 
     @property
     def background_db(self) -> float | None:
