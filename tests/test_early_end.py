@@ -221,6 +221,9 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("situations", "そうですねえ、階段を下りるときと。", GOING_ON),  # Whisper's full stop says nothing
     ("since_when", "はっきりとは覚えていないんですけど。", GOING_ON),
     ("swelling", "いいえ。", COMPLETE),
+    ("yes_no", "いや…", OPEN),  # a whole no, though いや also links (「いや、週に一回です」): the usual pause
+    ("frequency", "たまにです。いや", GOING_ON),  # a correction begins
+    ("yes_no", "でも", GOING_ON),  # a linking word alone, not an answer
     ("situations", "階段を下りるときです", OPEN),  # several answers may follow: the full pause
     ("since_when", "半年前です", OPEN),  # free text: the full pause
     ("swelling", "大丈夫です", OPEN),  # read back, not accepted

@@ -70,7 +70,15 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     if not text:
         return OPEN  # nothing recognised (a cough, the TV): the endpointer decides alone
     shape = how_it_ends(text, matcher.fillers, matcher.continuing_words)
-    if shape == GOING_ON or kind not in QUICK_KINDS:
+    if kind not in QUICK_KINDS:
+        return shape
+    if shape == GOING_ON:
+        # 「いや」 is a linking word (「いや、週に一回です」) but also a whole no: said alone and
+        # understood as an answer, it gets the usual wait, not the longer one (measured live: a
+        # reply 2.7 s after 「いや」), and never the short one.
+        alone = [t for t in matcher.fillers.remove(analyse(normalise(text))) if not t.is_boundary]
+        if len(alone) == 1 and alone[0].pos == "接続詞" and matcher.understand(question_id, heard).decision == "accept":
+            return OPEN
         return shape
     match = matcher.understand(question_id, heard)
     return COMPLETE if match.decision == "accept" else OPEN
