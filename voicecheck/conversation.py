@@ -188,6 +188,10 @@ class Talk:
         return None
 
 
+# What the device says once a command is done (also made ahead while the reply is awaited).
+COMMAND_DONE_PHRASES = {"stop": "stop_confirmed", "skip": "skipped", "back": "back_to_previous"}
+
+
 class Questionnaire:
     """Asks the contract's questions in order, from `progress.index` on."""
 
@@ -275,7 +279,7 @@ class Questionnaire:
         if match.command:
             if match.decision == "confirm" and self.confirm and f"confirm_command_{match.command}" in self.content.system:
                 return self.content.say(f"confirm_command_{match.command}")
-            phrase = {"stop": "stop_confirmed", "skip": "skipped", "back": "back_to_previous"}.get(match.command)
+            phrase = COMMAND_DONE_PHRASES.get(match.command)
             return self.content.say(phrase) if phrase else None
         value = self._value(question, match, text)
         if match.decision == "reprompt" or value is None:
@@ -361,16 +365,11 @@ class Questionnaire:
         c = self.content
         replies = [c.say("confirm_not_understood")] if first else []
         if question is None:
-            done = {"stop": "stop_confirmed", "skip": "skipped", "back": "back_to_previous"}.get(command or "")
+            done = COMMAND_DONE_PHRASES.get(command or "")
             replies += [c.say(done)] if done else []
             return replies + [c.say("confirm_rejected")]
-        if question.kind == "yes_no":
-            replies.append(c.say("narrow_yes_no", short=question.short))
-        elif question.kind in ("single", "multi"):
-            replies.append(c.say("narrow_options"))
-        else:
-            replies.append(c.say("confirm_rejected"))
-        return replies + [c.say("stop_confirmed")]
+        phrase_id, values = self._narrower_opening(question)
+        return replies + [c.say(phrase_id, **values), c.say("stop_confirmed")]
 
     def _command_confirmed(self, command: str) -> bool:
         """A session-changing command that was not said clearly is asked about before it is done."""
@@ -381,14 +380,20 @@ class Questionnaire:
     def _narrower_reprompt(self, question: Question) -> None:
         """After a refused read-back, ask in the simplest form the question allows."""
         t = self.talk
-        if question.kind == "yes_no":
-            t.say_phrase("narrow_yes_no", short=question.short)
-        elif question.kind in ("single", "multi"):
-            t.say_phrase("narrow_options")
+        phrase_id, values = self._narrower_opening(question)
+        t.say_phrase(phrase_id, **values)
+        if question.kind in ("single", "multi"):
             for n, option in enumerate(question.options, start=1):
                 t.say_phrase("option_item", number=n, label=option.label)
-        else:
-            t.say_phrase("confirm_rejected")
+
+    @staticmethod
+    def _narrower_opening(question: Question) -> tuple[str, dict[str, object]]:
+        """The first phrase of the narrower question (also made ahead while the reply is awaited)."""
+        if question.kind == "yes_no":
+            return "narrow_yes_no", {"short": question.short}
+        if question.kind in ("single", "multi"):
+            return "narrow_options", {}
+        return "confirm_rejected", {}
 
     def _ask(self, question: Question, progress: Progress) -> AnswerRecord | None:
         t = self.talk

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from voicecheck.interfaces import Heard
+from voicecheck.listening.endpointer import background_above
 from voicecheck.understanding.turn_end import COMPLETE, GOING_ON
 
 Hear = Callable[[np.ndarray], Heard]
@@ -128,10 +129,7 @@ class EarlyHearing:
 
     def _quiet_room(self, endpointer) -> bool:
         """No steady background above `quiet_room_dbfs` (an unknown background counts as quiet)."""
-        if self.config.quiet_room_dbfs is None:
-            return True
-        background = endpointer.background_db
-        return background is None or background <= self.config.quiet_room_dbfs
+        return not background_above(endpointer.background_db, self.config.quiet_room_dbfs)
 
     def heard(self) -> Heard | None:
         """The hearing made in the answer's last pause, waiting for it if it is still being decoded;

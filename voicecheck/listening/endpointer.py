@@ -78,6 +78,11 @@ class Utterance:
     onset_s: float = 0.0  # stream time when the speech began (the pre-roll left out)
 
 
+def background_above(background_db: float | None, limit_db: float | None) -> bool:
+    """A known steady background above `limit_db` (None: no limit, never above it) — a noisy room."""
+    return limit_db is not None and background_db is not None and background_db > limit_db
+
+
 def default_detector():
     from voicecheck.listening.detector import SpeechDetector
 
@@ -209,9 +214,7 @@ class Endpointer:
         return [frame]
 
     def _noisy_room(self) -> bool:
-        limit = self.config.noisy_room_dbfs
-        background = self.background_db if limit is not None else None
-        return background is not None and background > limit
+        return background_above(self.background_db, self.config.noisy_room_dbfs)
 
     def _voice_clear_of_background(self) -> bool:
         background = self.background_db
