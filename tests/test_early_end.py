@@ -96,6 +96,16 @@ def test_only_a_filler_so_far_waits_longer_than_the_usual_pause(matcher):
     assert early.heard().text == "えっと、週に一回です。"
 
 
+def test_a_pause_after_a_phrase_that_buys_time_is_not_the_end(matcher):
+    # 「そうですね……半年くらい前からです」 with a 1.2 s pause, which a TV's noise can stretch past
+    # end_silence_s by hiding the ends of the words (measured: cut at pink noise 10 dB).
+    audio = np.concatenate([quiet(0.5), tone(0.7), quiet(1.35), tone(1.0), quiet(5.0)])
+    hear = Script("そうですね。", "そうですね。半年くらい前からです。")
+    utterance, early = run(audio, hear, lambda heard: matcher.turn_end("since_when", heard))
+    assert utterance.ended_at_s > 3.5 and not utterance.ended_early
+    assert early.heard().text.endswith("半年くらい前からです。")
+
+
 def test_a_pause_after_a_linking_particle_is_not_the_end(matcher):
     audio = np.concatenate([quiet(0.5), tone(1.0), quiet(1.5), tone(1.0), quiet(5.0)])
     hear = Script("下りの階段と", "下りの階段と、立ち上がるときです。")
@@ -224,6 +234,14 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("yes_no", "いや…", OPEN),  # a whole no, though いや also links (「いや、週に一回です」): the usual pause
     ("frequency", "たまにです。いや", GOING_ON),  # a correction begins
     ("yes_no", "でも", GOING_ON),  # a linking word alone, not an answer
+    # 「そうですね」 buys time before an answer that is not a yes or a no …
+    ("since_when", "そうですね。", GOING_ON),
+    ("frequency", "うーん、そうですねー。", GOING_ON),
+    ("situations", "そうだね", GOING_ON),
+    # … but is itself the answer when a yes or a no was asked for
+    ("yes_no", "そうですね。", COMPLETE),
+    ("near_fall", "うーん、そうですね", COMPLETE),
+    ("since_when", "そうです。", OPEN),  # not a phrase that buys time
     ("situations", "階段を下りるときです", OPEN),  # several answers may follow: the full pause
     ("since_when", "半年前です", OPEN),  # free text: the full pause
     ("swelling", "大丈夫です", OPEN),  # read back, not accepted

@@ -273,3 +273,14 @@ def test_a_read_back_of_several_answers_breaks_between_them():
     text = "「階段や段差を下りるとき」と「椅子などから立ち上がるとき」ですね。よろしいですか。"
     assert phrase_pieces(text) == ["「階段や段差を下りるとき」と", "「椅子などから立ち上がるとき」ですね。", "よろしいですか。"]
     assert phrase_pieces("「はい」と言いました。") == ["「はい」と言いました。"]  # short: one piece
+
+
+def test_a_reply_starts_with_its_first_sound_not_with_the_voices_silence():
+    from voicecheck.voices.base import without_leading_silence
+
+    samples, rate = OpenJTalkVoice().synthesize("「いいえ」ですね。")
+    trimmed = without_leading_silence(samples, rate)
+    peak = float(np.max(np.abs(trimmed)))
+    first = int(np.argmax(np.abs(trimmed) > peak * 0.01))
+    assert first <= 0.012 * rate  # at most ~10 ms before the first audible sample (Open JTalk leads with 0.3 s)
+    assert len(trimmed) > 0.3 * rate  # the words themselves are all there

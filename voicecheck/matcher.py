@@ -75,6 +75,7 @@ class Matcher:
         self._options = {q.id: q.option_ids for q in content.questions}
         self._fillers = Fillers(d.fillers)
         self.continuing_words = frozenset(normalise(w) for w in d.continuing)
+        self.thinking_phrases = frozenset(reading(w).rstrip("ー") for w in d.thinking) - {""}
         self._neutral = frozenset(reading(w) for w in d.neutral + d.politeness) - {""}
         self._polite_words = frozenset(p for p in (reading(w) for w in d.politeness) if len(p) > 2)
         self._negation = NegationRules(d.negation)

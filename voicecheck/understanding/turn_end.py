@@ -6,7 +6,8 @@ here what the words say:
 - COMPLETE: a finished sentence that already answers the question clearly (the matcher accepts
   it) — the device may reply after a short pause instead of the full `end_silence_s`;
 - GOING_ON: only fillers so far (「えっと……」), or the words stop on a particle or a linking word
-  (「階段を下りるときと……」「はい、あと……」) — the person is still answering: wait longer;
+  (「階段を下りるときと……」「はい、あと……」), or, at a question that does not ask for a yes or a no,
+  only words that buy time (「そうですね……」) — the person is still answering: wait longer;
 - OPEN: anything else — wait the usual `end_silence_s`.
 
 Only questions where one answer is the whole answer end early: a multiple-choice question
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from voicecheck.reading import Token, analyse, normalise
+from voicecheck.reading import Token, analyse, normalise, reading
 
 COMPLETE, GOING_ON, OPEN = "complete", "going_on", "open"
 
@@ -64,12 +65,21 @@ def how_it_ends(text: str, fillers, continuing: frozenset[str]) -> str:
     return GOING_ON if words_continue(last_said, continuing) else OPEN
 
 
+def just_thinking(text: str, fillers, thinking: frozenset[str]) -> bool:
+    """True when the words, fillers left out, are only a phrase that buys time (「うーん、そうですね」);
+    `thinking`: those phrases' readings."""
+    said = [t for t in fillers.remove(analyse(normalise(text))) if not t.is_boundary]
+    return bool(said) and reading("".join(t.surface for t in said)).rstrip("ー") in thinking
+
+
 def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     """COMPLETE, GOING_ON or OPEN for the answer heard so far at `question_id` (see the module doc)."""
     text = (heard.text or "").strip()
     if not text:
         return OPEN  # nothing recognised (a cough, the TV): the endpointer decides alone
     shape = how_it_ends(text, matcher.fillers, matcher.continuing_words)
+    if kind != "yes_no" and just_thinking(text, matcher.fillers, matcher.thinking_phrases):
+        return GOING_ON  # 「そうですね」 agrees only when a yes or a no was asked for
     if kind not in QUICK_KINDS:
         return shape
     if shape == GOING_ON:
