@@ -180,7 +180,8 @@ def recorded_value(record, kind: str) -> str | None:
 
 def simulate(content, matcher, takes: Takes, condition: str, rng: random.Random) -> list[Ending]:
     """One whole session; its endings, one per question."""
-    from voicecheck.conversation import Progress, Questionnaire, Talk
+    from voicecheck.conversation import Progress, Questionnaire
+    from voicecheck.talk import Talk
     from voicecheck.interfaces import RecordingMouth
 
     intended, counted = {}, set()

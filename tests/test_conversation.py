@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from voicecheck.content import QUESTION_ORDER
-from voicecheck.conversation import Progress, Questionnaire, Talk
+from voicecheck.conversation import Progress, Questionnaire
 from voicecheck.interfaces import Heard, ListenContext, RecordingMouth, ScriptedEars
+from voicecheck.talk import Talk
 from tests.fakes import FakeMatch, IdMatcher
 
 ALL_NO = ["no", "stairs_down+standing_up", "weekly"] + ["no"] * 13 + ["3か月前から"]

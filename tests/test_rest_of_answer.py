@@ -12,12 +12,13 @@ import time
 
 import numpy as np
 
-from voicecheck.conversation import Progress, Questionnaire, Talk
+from voicecheck.conversation import Progress, Questionnaire
 from voicecheck.interfaces import Heard, RecordingMouth, ScriptedEars
 from voicecheck.listening.endpointer import EndpointConfig, Endpointer
 from voicecheck.listening.frames import FRAME_S, SAMPLE_RATE, frames_of
 from voicecheck.listening.live import LiveListener
 from voicecheck.listening.rest_of_answer import hear_rest, still_one_answer_until_s
+from voicecheck.talk import Talk
 
 from speech_support import silence, spoken
 from tests.fakes import IdMatcher

@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 from voicecheck.content import Content, load_content
-from voicecheck.conversation import YES_NO, InputEnded, Progress, Talk
+from voicecheck.conversation import Progress
 from voicecheck.interfaces import Ears, Mouth
 from voicecheck.session import TranscriptLog, progress_from_saved, run_session
 from voicecheck.settings import Settings
 from voicecheck.store import (DAMAGED_FILE, SessionRecord, SessionStore, StoreError, StoreWriteError, os_reason,
                               write_json_atomic)
+from voicecheck.talk import YES_NO, InputEnded, Talk
 from voicecheck.textio import DiscardOutput, TextEars, TextMouth
 
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from voicecheck.assessment import SAFETY_SIGN, Assessment, assess, safety_screen
 from voicecheck.content import UNKNOWN, Content
-from voicecheck.conversation import AnswerRecord, InputEnded, MatcherLike, Outcome, Progress, Questionnaire, Talk
+from voicecheck.conversation import AnswerRecord, Outcome, Progress, Questionnaire
 from voicecheck.interfaces import Ears, Mouth
 from voicecheck.store import StoreError, StoreWriteError
+from voicecheck.talk import InputEnded, MatcherLike, Talk
 
 SUMMARY_VERSION = 1
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from voicecheck.audio import SpeechError
-from voicecheck.conversation import Progress, Talk
+from voicecheck.conversation import Progress
 from voicecheck.interfaces import RealClock
 from voicecheck.satellites.channel import RoomChannel, RoomOffline, ServerStopping
 from voicecheck.satellites.config import SatelliteConfig
@@ -27,6 +27,7 @@ from voicecheck.satellites.scheduler import StartKind
 from voicecheck.satellites.shared_engines import SharedEngines, locked
 from voicecheck.session import run_session
 from voicecheck.store import SessionRecord, SessionStore, StoreError
+from voicecheck.talk import Talk
 
 log = logging.getLogger("voicecheck.satellites")
 
