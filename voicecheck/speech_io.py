@@ -180,7 +180,9 @@ class LiveEars:
         utterance = result.utterance
         timings = {"waited": utterance.waited_s}
         if utterance.timed_out:
-            return Heard(text="", timed_out=True, timings=timings)
+            # Speech heard out but not taken (begun before the prompt could be heard) is kept in the
+            # record: a turn that heard "nothing" after someone spoke can then be looked into.
+            return Heard(text="", timed_out=True, timings={**timings, "went_on": result.went_on})
         heard = early.heard()  # None for an answer found in the look-back: it was never heard in a pause
         if heard is None:
             stream = self.recognizer.start(context)

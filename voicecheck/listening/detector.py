@@ -87,11 +87,25 @@ class SpeechDetector:
         if echo_db is not None:
             loud_enough = loud_enough and level >= echo_db + self.config.above_echo_db
         verdict = FrameVerdict(voiced and loud_enough, voiced, level, background)
-        if echo_db is None or level > echo_db + self.config.above_echo_db:
-            # the device's own voice is not background: it stops when the device stops
+        if self._is_background(level, voiced, echo_db, background):
             self.background.update(level)
         self.last = verdict
         return verdict
+
+    def _is_background(self, level: float, voiced: bool, echo_db: float | None, background: float | None) -> bool:
+        """Whether this frame may teach the background level."""
+        if background is None and voiced:
+            # Nobody is known to be quiet yet: a voice now may be the person's first answer, and
+            # learning it as the background would gate out that very answer (measured live: a
+            # session whose sound card ran short kept the echo gate up through the whole first
+            # question, nothing was learnt, and the answer right after it became the background).
+            return False
+        if echo_db is None:
+            return True
+        # While the device talks its own voice is not background (it stops when the device stops),
+        # but what stands clearly over it is (a TV), and so is a frame with no voice in it at all
+        # (the room under the echo canceller's residue), so the background is known by the first answer.
+        return level > echo_db + self.config.above_echo_db or not voiced
 
     def is_speech(self, frame: np.ndarray) -> bool:
         return self.judge(frame).speech
