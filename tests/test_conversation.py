@@ -155,6 +155,17 @@ def test_a_doubtful_stop_is_asked_about_and_refusing_it_continues(content):
     assert progress.answer_values()["situations"] == ("stairs_down",)
 
 
+def test_a_stop_question_answered_unclearly_twice_goes_on_and_says_so(content):
+    # Live under the TV a 「はい」 was heard 「開始」 twice; the device went on, but said 「わかりました」
+    # as if the person had refused. It goes on (a stop can be said again), saying it did not hear.
+    answers = ["no", "?!stop", "blah", "blah", "stairs_down"] + ALL_NO[2:]
+    q, ears, mouth, *_ = make(content, answers)
+    progress = Progress()
+    assert q.run(progress) == "complete"
+    assert content.say("command_unclear") in mouth.said and content.say("confirm_rejected") not in mouth.said
+    assert progress.answer_values()["situations"] == ("stairs_down",)
+
+
 def test_a_doubtful_stop_confirmed_stops(content):
     answers = ["no", "?!stop", "yes"]
     q, ears, mouth, *_ = make(content, answers)

@@ -52,6 +52,7 @@ SYSTEM_PHRASES: dict[str, tuple[str, ...]] = {
     "confirm_text": ("text",),
     "confirm_not_understood": (),
     "confirm_rejected": (),
+    "command_unclear": (),
     "acknowledged": (),
     "acknowledged_option": ("label",),
     "back_to_previous": (),

@@ -247,15 +247,19 @@ class Questionnaire:
         if question is None:
             done = COMMAND_DONE_PHRASES.get(command or "")
             replies += [c.say(done)] if done else []
-            return replies + [c.say("confirm_rejected")]
+            return replies + [c.say("confirm_rejected")] + ([] if first else [c.say("command_unclear")])
         phrase_id, values = self._narrower_opening(question)
         return replies + [c.say(phrase_id, **values), c.say("stop_confirmed")]
 
-    def _command_confirmed(self, command: str) -> bool:
-        """A session-changing command that was not said clearly is asked about before it is done."""
+    def _command_confirmed(self, command: str) -> bool | None:
+        """A session-changing command that was not said clearly is asked about before it is done:
+        True (do it), False (the person said no), None (the reply stayed unclear: not done either —
+        going on keeps every answer, and a stop can be said again)."""
         self.talk.say_phrase(f"confirm_command_{command}")
         verdict, _ = self._confirmation(None, command)
-        return verdict == "yes" or (verdict == "stop" and command == "stop")
+        if verdict == "yes" or (verdict == "stop" and command == "stop"):
+            return True
+        return None if verdict is None else False
 
     def _narrower_reprompt(self, question: Question) -> None:
         """After a refused read-back, ask in the simplest form the question allows."""
@@ -300,11 +304,15 @@ class Questionnaire:
                 # Only a command that changes the session is asked about (it has a confirm_command_*
                 # phrase); a doubtful "repeat" or "help" costs nothing when done.
                 asks = f"confirm_command_{match.command}" in self.talk.content.system
-                if match.decision == "confirm" and self.confirm and asks and not self._command_confirmed(match.command):
+                confirmed = True if not (match.decision == "confirm" and self.confirm and asks) \
+                    else self._command_confirmed(match.command)
+                if not confirmed:
                     tries += 1
                     if tries >= self.retries:
                         return self._give_up(question, text)
-                    t.say_phrase("confirm_rejected")
+                    # Measured live under the TV: a 「はい」 to 「ここで終わりにしますか」 heard twice as
+                    # 「開始」 was answered 「わかりました」, as if the person had said no.
+                    t.say_phrase("confirm_rejected" if confirmed is False else "command_unclear")
                     continue
                 t.log({"type": "command", "question": question.id, "command": match.command})
                 if match.command == "repeat":
