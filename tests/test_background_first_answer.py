@@ -52,13 +52,3 @@ def test_an_answer_right_after_a_session_long_first_prompt_is_heard():
     assert not result.utterance.timed_out
     assert result.utterance.speech_s >= 1.2
 
-
-def test_before_anything_is_known_a_voice_does_not_become_the_background():
-    detector = SpeechDetector(vad=LoudIsSpeech())
-    for frame in frames_of(voice(2.0, 0.3)):  # someone talks from the very first frame
-        detector.judge(frame)
-    assert detector.background.level_db is None
-    for frame in frames_of(quiet(1.0)):
-        detector.judge(frame)
-    assert detector.background.level_db is not None and detector.background.level_db < -50
-    assert detector.judge(next(iter(frames_of(voice(0.1, 0.3))))).speech

@@ -94,17 +94,15 @@ class SpeechDetector:
 
     def _is_background(self, level: float, voiced: bool, echo_db: float | None, background: float | None) -> bool:
         """Whether this frame may teach the background level."""
-        if background is None and voiced:
-            # Nobody is known to be quiet yet: a voice now may be the person's first answer, and
-            # learning it as the background would gate out that very answer (measured live: a
-            # session whose sound card ran short kept the echo gate up through the whole first
-            # question, nothing was learnt, and the answer right after it became the background).
-            return False
         if echo_db is None:
             return True
         # While the device talks its own voice is not background (it stops when the device stops),
         # but what stands clearly over it is (a TV), and so is a frame with no voice in it at all
-        # (the room under the echo canceller's residue), so the background is known by the first answer.
+        # (the room under the echo canceller's residue). Measured live: when the sound card ran
+        # short, the echo gate stayed up through the greeting and the whole first question, no
+        # frame taught the background, and the answer given right after the question was learnt
+        # as the background itself — and never heard. (Refusing voiced frames until the background
+        # is known instead kept it unknown under a TV's babble: ends were no longer found.)
         return level > echo_db + self.config.above_echo_db or not voiced
 
     def is_speech(self, frame: np.ndarray) -> bool:
