@@ -304,8 +304,8 @@ class Questionnaire:
                 # Only a command that changes the session is asked about (it has a confirm_command_*
                 # phrase); a doubtful "repeat" or "help" costs nothing when done.
                 asks = f"confirm_command_{match.command}" in self.talk.content.system
-                confirmed = True if not (match.decision == "confirm" and self.confirm and asks) \
-                    else self._command_confirmed(match.command)
+                doubtful = match.decision == "confirm" and self.confirm and asks
+                confirmed = self._command_confirmed(match.command) if doubtful else True
                 if not confirmed:
                     tries += 1
                     if tries >= self.retries:

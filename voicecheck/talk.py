@@ -1,7 +1,8 @@
 """Speaking and listening for a conversation: every turn written to the transcript.
 
-`Talk` is what the questionnaire, the coach and the room sessions say and hear through: it
-speaks with a `Mouth`, listens with `Ears`, judges with a matcher, and logs each turn.
+`Talk` is what a session (the questionnaire, its offers and read-backs, a room's session on a
+satellite) says and hears through: it speaks with a `Mouth`, listens with `Ears`, judges with a
+matcher, and logs each turn.
 """
 from __future__ import annotations
 

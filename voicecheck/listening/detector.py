@@ -87,12 +87,12 @@ class SpeechDetector:
         if echo_db is not None:
             loud_enough = loud_enough and level >= echo_db + self.config.above_echo_db
         verdict = FrameVerdict(voiced and loud_enough, voiced, level, background)
-        if self._is_background(level, voiced, echo_db, background):
+        if self._is_background(level, voiced, echo_db):
             self.background.update(level)
         self.last = verdict
         return verdict
 
-    def _is_background(self, level: float, voiced: bool, echo_db: float | None, background: float | None) -> bool:
+    def _is_background(self, level: float, voiced: bool, echo_db: float | None) -> bool:
         """Whether this frame may teach the background level."""
         if echo_db is None:
             return True
