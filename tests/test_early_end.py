@@ -96,22 +96,18 @@ def test_only_a_filler_so_far_waits_longer_than_the_usual_pause(matcher):
     assert early.heard().text == "えっと、週に一回です。"
 
 
-def test_a_pause_after_a_phrase_that_buys_time_is_not_the_end(matcher):
+@pytest.mark.parametrize("question, first, whole, first_s, pause_s, ended_after_s", [
+    ("situations", "下りの階段と", "下りの階段と、立ち上がるときです。", 1.0, 1.5, 4.0),
     # 「そうですね……半年くらい前からです」 with a 1.2 s pause, which a TV's noise can stretch past
     # end_silence_s by hiding the ends of the words (measured: cut at pink noise 10 dB).
-    audio = np.concatenate([quiet(0.5), tone(0.7), quiet(1.35), tone(1.0), quiet(5.0)])
-    hear = Script("そうですね。", "そうですね。半年くらい前からです。")
-    utterance, early = run(audio, hear, lambda heard: matcher.turn_end("since_when", heard))
-    assert utterance.ended_at_s > 3.5 and not utterance.ended_early
-    assert early.heard().text.endswith("半年くらい前からです。")
-
-
-def test_a_pause_after_a_linking_particle_is_not_the_end(matcher):
-    audio = np.concatenate([quiet(0.5), tone(1.0), quiet(1.5), tone(1.0), quiet(5.0)])
-    hear = Script("下りの階段と", "下りの階段と、立ち上がるときです。")
-    utterance, early = run(audio, hear, lambda heard: matcher.turn_end("situations", heard))
-    assert utterance.ended_at_s > 4.0 and not utterance.ended_early
-    assert early.heard().text.endswith("立ち上がるときです。")
+    ("since_when", "そうですね。", "そうですね。半年くらい前からです。", 0.7, 1.35, 3.5),
+])
+def test_a_pause_after_words_that_do_not_end_an_answer_is_not_the_end(matcher, question, first, whole,
+                                                                      first_s, pause_s, ended_after_s):
+    audio = np.concatenate([quiet(0.5), tone(first_s), quiet(pause_s), tone(1.0), quiet(5.0)])
+    utterance, early = run(audio, Script(first, whole), lambda heard: matcher.turn_end(question, heard))
+    assert utterance.ended_at_s > ended_after_s and not utterance.ended_early
+    assert early.heard().text == whole
 
 
 def test_the_reply_is_foreseen_from_pauses_that_may_end_the_answer_not_from_unfinished_ones(matcher):
