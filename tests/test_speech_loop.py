@@ -414,7 +414,7 @@ def test_speaker_mouth_starts_each_phrase_with_its_first_sound():
                          player=lambda samples, rate: played.append(samples))
     mouth.say("はい。次です。")
     first, second = played
-    assert len(first) == int(0.04 * 16_000) + int(0.2 * 16_000)  # 40 ms kept before the sound
+    assert len(first) == int(0.01 * 16_000) + int(0.2 * 16_000)  # 10 ms kept before the sound
     assert len(second) == int(0.5 * 16_000)  # the pause between sentences stays
 
 
