@@ -50,10 +50,9 @@ def words_continue(tokens: Sequence[Token], continuing: frozenset[str]) -> bool:
     return False
 
 
-def how_it_ends(text: str, fillers, continuing: frozenset[str]) -> str:
-    """GOING_ON when the words so far cannot be a whole answer, else OPEN (the words' part alone)."""
-    all_tokens = analyse(normalise(text))
-    words = fillers.remove(all_tokens)
+def how_it_ends(all_tokens: Sequence[Token], words: Sequence[Token], continuing: frozenset[str]) -> str:
+    """GOING_ON when the words so far cannot be a whole answer, else OPEN (the words' part alone).
+    `all_tokens`: what was heard; `words`: the same without fillers."""
     if not any(not t.is_boundary and t.reading for t in words):
         return GOING_ON  # nothing but 「えっと」「うーん」: the answer has not begun
     # The recogniser ends every hearing with 「。」 whether or not the sentence is over
@@ -65,10 +64,9 @@ def how_it_ends(text: str, fillers, continuing: frozenset[str]) -> str:
     return GOING_ON if words_continue(last_said, continuing) else OPEN
 
 
-def just_thinking(text: str, fillers, thinking: frozenset[str]) -> bool:
-    """True when the words, fillers left out, are only a phrase that buys time (「うーん、そうですね」);
-    `thinking`: those phrases' readings."""
-    said = [t for t in fillers.remove(analyse(normalise(text))) if not t.is_boundary]
+def just_thinking(said: Sequence[Token], thinking: frozenset[str]) -> bool:
+    """True when the words said (fillers and punctuation left out) are only a phrase that buys
+    time (「うーん、そうですね」); `thinking`: those phrases' readings."""
     return bool(said) and reading("".join(t.surface for t in said)).rstrip("ー") in thinking
 
 
@@ -77,8 +75,11 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     text = (heard.text or "").strip()
     if not text:
         return OPEN  # nothing recognised (a cough, the TV): the endpointer decides alone
-    shape = how_it_ends(text, matcher.fillers, matcher.continuing_words)
-    if kind != "yes_no" and just_thinking(text, matcher.fillers, matcher.thinking_phrases):
+    all_tokens = analyse(normalise(text))
+    words = matcher.fillers.remove(all_tokens)
+    said = [t for t in words if not t.is_boundary]
+    shape = how_it_ends(all_tokens, words, matcher.continuing_words)
+    if kind != "yes_no" and just_thinking(said, matcher.thinking_phrases):
         return GOING_ON  # 「そうですね」 agrees only when a yes or a no was asked for
     if kind not in QUICK_KINDS:
         return shape
@@ -86,8 +87,7 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
         # 「いや」 is a linking word (「いや、週に一回です」) but also a whole no: said alone and
         # understood as an answer, it gets the usual wait, not the longer one (measured live: a
         # reply 2.7 s after 「いや」), and never the short one.
-        alone = [t for t in matcher.fillers.remove(analyse(normalise(text))) if not t.is_boundary]
-        if len(alone) == 1 and alone[0].pos == "接続詞" and matcher.understand(question_id, heard).decision == "accept":
+        if len(said) == 1 and said[0].pos == "接続詞" and matcher.understand(question_id, heard).decision == "accept":
             return OPEN
         return shape
     match = matcher.understand(question_id, heard)
