@@ -188,7 +188,7 @@ class Matcher:
         return self._fillers
 
     def turn_end(self, question_id: str, heard: Heard) -> str:
-        """Whether the answer heard so far is over: turn_end.COMPLETE, GOING_ON or OPEN."""
+        """Whether the answer heard so far is over: turn_end.COMPLETE, UNSURE, GOING_ON or OPEN."""
         return turn_end(self, question_id, heard, self.kind_of(question_id))
 
     def kind_of(self, question_id: str) -> str:

@@ -9,6 +9,8 @@ worker thread while the microphone keeps listening, and the words are judged
   pause (`complete_after_s`), when the setting `end_when_complete` is on and the room is quiet
   (no steady background above `quiet_room_dbfs`: under a TV the full `end_silence_s` is waited,
   and no longer, even after a sound as short as 「はい」, which otherwise waits as a filler would);
+- words that answer it, but doubtfully (read back, or asked about), never end it early, but wait
+  only `end_silence_s` even after a sound as short as 「はい」: they are not a cough;
 - only a filler so far, or words that stop on 「と」「で」「けど」「あと」, make the turn wait
   `going_on_extra_s` longer (「えっと……下りの階段と……立ち上がるとき」);
 - anything else waits the usual `end_silence_s`.
@@ -30,7 +32,7 @@ import numpy as np
 
 from voicecheck.interfaces import Heard
 from voicecheck.listening.endpointer import background_above
-from voicecheck.understanding.turn_end import COMPLETE, GOING_ON
+from voicecheck.understanding.turn_end import COMPLETE, GOING_ON, UNSURE
 
 Hear = Callable[[np.ndarray], Heard]
 Judge = Callable[[Heard], str]
@@ -113,7 +115,7 @@ class EarlyHearing:
         if current:
             verdict = self._latest[2]
             endpointer.extra_silence_s = self.config.going_on_extra_s if verdict == GOING_ON else 0.0
-            endpointer.words_complete = verdict == COMPLETE
+            endpointer.words_complete = verdict in (COMPLETE, UNSURE)  # words, not a cough
             if (verdict == COMPLETE and self.config.end_when_complete and self._quiet_room(endpointer)
                     and endpointer.silence_s >= self.config.complete_after_s - 1e-9):
                 endpointer.end_now()

@@ -120,8 +120,8 @@ class Endpointer:
         # More silence needed, set from outside while the words say the answer is going on
         # (voicecheck.listening.early_end): 「えっと……」 is not the end of an answer.
         self.extra_silence_s = 0.0
-        # Set from outside when the words heard in this pause already answer the question: a short
-        # 「はい」 is then not waited for as long as a filler or a cough (end_silence_after_short_s).
+        # Set from outside when the words heard in this pause answer the question, clearly or not: a
+        # short 「はい」 is then not waited for as long as a filler or a cough (end_silence_after_short_s).
         self.words_complete = False
         self.ended_early = False  # ended by `end_now` (the answer was already complete)
         # A burst of speech in a pause, in a noisy room, not yet long enough to count: the pause

@@ -8,7 +8,12 @@ here what the words say:
 - GOING_ON: only fillers so far (「えっと……」), or the words stop on a particle or a linking word
   (「階段を下りるときと……」「はい、あと……」), or, at a question that does not ask for a yes or a no,
   only words that buy time (「そうですね……」) — the person is still answering: wait longer;
-- OPEN: anything else — wait the usual `end_silence_s`.
+- UNSURE: words that answer the question, but not clearly enough to take as heard (the matcher
+  would read them back or ask about them: 「対象です」 for 「はいそうです」) — no early end, but
+  the usual `end_silence_s` even after a sound as short as 「はい」, not the longer wait for a
+  filler or a cough: they are words, and measured live under the TV, an unsure 「はい」 was
+  replied to 2.2 s after it ended;
+- OPEN: anything else — wait the usual `end_silence_s` (longer after a very short sound).
 
 Only questions where one answer is the whole answer end early: a multiple-choice question
 (「階段を下りるとき……立ち上がるとき」) and a free-text one always get the full wait.
@@ -20,7 +25,7 @@ from typing import Protocol
 
 from voicecheck.reading import Token, analyse, normalise, reading
 
-COMPLETE, GOING_ON, OPEN = "complete", "going_on", "open"
+COMPLETE, UNSURE, GOING_ON, OPEN = "complete", "unsure", "going_on", "open"
 
 # Particles after which a Japanese sentence cannot stop (と, で, を, は, けど, て …). Sentence-final
 # particles (か, な, ね, よ) and the adverbial ones of an amount (くらい, だけ) can.
@@ -71,7 +76,7 @@ def just_thinking(said: Sequence[Token], thinking: frozenset[str]) -> bool:
 
 
 def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
-    """COMPLETE, GOING_ON or OPEN for the answer heard so far at `question_id` (see the module doc)."""
+    """COMPLETE, UNSURE, GOING_ON or OPEN for the answer heard so far at `question_id` (see the module doc)."""
     text = (heard.text or "").strip()
     if not text:
         return OPEN  # nothing recognised (a cough, the TV): the endpointer decides alone
@@ -91,4 +96,6 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
             return OPEN
         return shape
     match = matcher.understand(question_id, heard)
-    return COMPLETE if match.decision == "accept" else OPEN
+    if match.decision == "accept":
+        return COMPLETE
+    return UNSURE if match.decision == "confirm" else OPEN
