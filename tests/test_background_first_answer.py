@@ -32,7 +32,7 @@ def test_an_answer_right_after_a_session_long_first_prompt_is_heard():
         played = voice(3.0, 0.05)
         push(listener, played * 0.001 + quiet(3.0), played)
         push(listener, quiet(0.3))
-    assert listener.detector.background.level_db is not None  # learnt under the device's voice
+    assert listener.detector.under_voice.level_db is not None  # learnt under the device's voice
     # The person answers 0.5 s after the device stops, then the room is quiet.
     push(listener, np.concatenate([quiet(0.5), voice(1.5, 0.3)]))
     done = threading.Event()
@@ -52,3 +52,22 @@ def test_an_answer_right_after_a_session_long_first_prompt_is_heard():
     assert not result.utterance.timed_out
     assert result.utterance.speech_s >= 1.2
 
+
+def test_the_room_under_the_devices_voice_only_stands_in_for_the_background():
+    """Under the device's voice the echo canceller takes the TV out with it: what is left there must
+    not pull the room's background down once the room itself has been heard (live under the TV, it
+    did: the end of each answer came later, and the TV was heard in its pauses)."""
+    detector = SpeechDetector(vad=LoudIsSpeech())
+    tv, under_voice = 0.01 * np.sqrt(2), 0.0005 * np.sqrt(2)  # about -40 and -66 dBFS
+    hum = lambda seconds, amplitude: voice(seconds, amplitude)  # noqa: E731 - steady, never "speech" here
+    for frame in frames_of(hum(1.0, under_voice)):
+        detector.judge(frame, echo_db=-30.0)
+    stand_in = detector.under_voice.level_db
+    assert detector.background.level_db is None and stand_in is not None and stand_in < -60
+    for _ in range(5):  # the device's phrases (the TV taken out under them) and its pauses (the TV)
+        for frame in frames_of(hum(1.0, tv)):
+            detector.judge(frame)
+        for frame in frames_of(hum(2.0, under_voice)):
+            detector.judge(frame, echo_db=-30.0)
+    assert abs(detector.background.level_db - (-40.0)) < 1.5
+    assert detector.last.background_db == detector.background.level_db  # the room's, no longer the stand-in

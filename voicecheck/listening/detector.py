@@ -56,6 +56,9 @@ class SpeechDetector:
         self._webrtc = WebrtcVoiceActivity(floor_dbfs=self.config.floor_dbfs) \
             if isinstance(vad, SileroVoiceActivity) else None
         self.background = BackgroundLevel(self.config.background_window_s, self.config.background_percentile)
+        # The room under the device's voice: what the echo canceller leaves of it while the device
+        # talks. Used only while `background` is not known yet (see `_background_now`).
+        self.under_voice = BackgroundLevel(self.config.background_window_s, self.config.background_percentile)
         self.last: FrameVerdict | None = None
         self._powers: deque[float] = deque(maxlen=max(1, self.config.level_frames))
 
@@ -76,34 +79,44 @@ class SpeechDetector:
                 probability >= self.config.silero_with_webrtc and self._webrtc.is_speech(frame))
         else:
             voiced = bool(self.vad.is_speech(frame))
-        background = self.background.level_db
+        known = self._background_now()
+        background = known.level_db if known is not None else None
         # Until the background is known (the first half second of a fresh source), nothing counts as
         # the person: with the TV on, its voices would open an "answer" that the TV then keeps open.
         # The endpointer's pre-roll keeps the half second, so an answer that began at once keeps its start.
         loud_enough = level >= self.config.floor_dbfs and background is not None
         if background is not None:
-            margin = max(self.config.above_background_db, self.config.above_spread * self.background.spread_db)
+            margin = max(self.config.above_background_db, self.config.above_spread * known.spread_db)
             loud_enough = loud_enough and level >= background + margin
         if echo_db is not None:
             loud_enough = loud_enough and level >= echo_db + self.config.above_echo_db
         verdict = FrameVerdict(voiced and loud_enough, voiced, level, background)
-        if self._is_background(level, voiced, echo_db):
+        if echo_db is None or level > echo_db + self.config.above_echo_db:
+            # While the device talks its own voice is not background (it stops when the device
+            # stops), but what stands clearly over it is (a TV).
             self.background.update(level)
+        elif not voiced:
+            self.under_voice.update(level)
         self.last = verdict
         return verdict
 
-    def _is_background(self, level: float, voiced: bool, echo_db: float | None) -> bool:
-        """Whether this frame may teach the background level."""
-        if echo_db is None:
-            return True
-        # While the device talks its own voice is not background (it stops when the device stops),
-        # but what stands clearly over it is (a TV), and so is a frame with no voice in it at all
-        # (the room under the echo canceller's residue). Measured live: when the sound card ran
-        # short, the echo gate stayed up through the greeting and the whole first question, no
-        # frame taught the background, and the answer given right after the question was learnt
-        # as the background itself — and never heard. (Refusing voiced frames until the background
-        # is known instead kept it unknown under a TV's babble: ends were no longer found.)
-        return level > echo_db + self.config.above_echo_db or not voiced
+    def _background_now(self) -> BackgroundLevel | None:
+        """The background a frame is judged against: the room's, else (not known yet) the room
+        under the device's voice, else None.
+
+        Measured live: when the sound card ran short, the echo gate stayed up through the greeting
+        and the whole first question, no frame taught the background, and the answer given right
+        after the question was learnt as the background itself — and never heard. The frames
+        with no voice in them under the device's voice know the room then. They only stand in:
+        taught into the background itself, they pulled it down for the whole session (the echo
+        canceller's suppressor takes the TV out with the device's voice), and live under the TV
+        the device then took 0.1–0.2 s longer to find the end of each answer and heard the TV
+        in the pauses (replies 2–10 s late). (Refusing voiced frames until the background is
+        known instead kept it unknown under a TV's babble: ends were no longer found.)"""
+        for known in (self.background, self.under_voice):
+            if known.level_db is not None:
+                return known
+        return None
 
     def is_speech(self, frame: np.ndarray) -> bool:
         return self.judge(frame).speech
@@ -111,3 +124,4 @@ class SpeechDetector:
     def hold(self, held: bool) -> None:
         """The endpointer's signal that an answer is going on (see BackgroundLevel.hold)."""
         self.background.hold(held)
+        self.under_voice.hold(held)
