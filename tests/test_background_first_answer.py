@@ -58,16 +58,16 @@ def test_the_room_under_the_devices_voice_only_stands_in_for_the_background():
     not pull the room's background down once the room itself has been heard (live under the TV, it
     did: the end of each answer came later, and the TV was heard in its pauses)."""
     detector = SpeechDetector(vad=LoudIsSpeech())
+    # Steady tones too soft for LoudIsSpeech: never "speech" here, only levels.
     tv, under_voice = 0.01 * np.sqrt(2), 0.0005 * np.sqrt(2)  # about -40 and -66 dBFS
-    hum = lambda seconds, amplitude: voice(seconds, amplitude)  # noqa: E731 - steady, never "speech" here
-    for frame in frames_of(hum(1.0, under_voice)):
+    for frame in frames_of(voice(1.0, under_voice)):
         detector.judge(frame, echo_db=-30.0)
     stand_in = detector.under_voice.level_db
     assert detector.background.level_db is None and stand_in is not None and stand_in < -60
     for _ in range(5):  # the device's phrases (the TV taken out under them) and its pauses (the TV)
-        for frame in frames_of(hum(1.0, tv)):
+        for frame in frames_of(voice(1.0, tv)):
             detector.judge(frame)
-        for frame in frames_of(hum(2.0, under_voice)):
+        for frame in frames_of(voice(2.0, under_voice)):
             detector.judge(frame, echo_db=-30.0)
     assert abs(detector.background.level_db - (-40.0)) < 1.5
     assert detector.last.background_db == detector.background.level_db  # the room's, no longer the stand-in

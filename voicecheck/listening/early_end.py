@@ -9,8 +9,8 @@ worker thread while the microphone keeps listening, and the words are judged
   pause (`complete_after_s`), when the setting `end_when_complete` is on and the room is quiet
   (no steady background above `quiet_room_dbfs`: under a TV the full `end_silence_s` is waited,
   and no longer, even after a sound as short as 「はい」, which otherwise waits as a filler would);
-- words that answer it, but doubtfully (read back, or asked about), never end it early, but wait
-  only `end_silence_s` even after a sound as short as 「はい」: they are not a cough;
+- words that answer it, but doubtfully (read back, or asked about), never end it early, and, as
+  any words that answer, wait no more than `end_silence_s`;
 - only a filler so far, or words that stop on 「と」「で」「けど」「あと」, make the turn wait
   `going_on_extra_s` longer (「えっと……下りの階段と……立ち上がるとき」);
 - anything else waits the usual `end_silence_s`.
