@@ -62,6 +62,26 @@ def test_a_garbled_reply_before_a_clear_answer_is_read_back_on_any_question(matc
     assert heard(matcher, "warmth", "理営熱くないです") == "confirm:no"
 
 
+# Live (jf_alpha's 「いいえ、違います」 to a read-back): Whisper wrote 「言え違います」 first and the
+# words as said below it; the reply was asked again for nothing, twice in four runs.
+def test_a_garbled_reply_is_taken_when_two_lower_hypotheses_heard_it_as_said(matcher):
+    assert heard(matcher, YES_NO, "言え違います。", "いえ違います。", "いえちがいます", "家違います。") == "accept:no"
+    assert heard(matcher, "getting_worse", "言え変わりません。", "いえ変わりません。", "いえかわりません") == "accept:no"
+
+
+@pytest.mark.parametrize("alternatives", [
+    (),  # nothing else heard
+    ("いえ違います。",),  # one hypothesis below the first is never enough
+    ("いえ違います。", "はいそうです。", "いえちがいます"),  # another hypothesis says otherwise
+])
+def test_a_garbled_reply_is_read_back_without_two_lower_hypotheses_that_agree(matcher, alternatives):
+    assert heard(matcher, YES_NO, "言え違います。", *alternatives) == "confirm:no"
+
+
+def test_a_garbled_reply_at_the_emergency_screen_is_read_back_whatever_lies_below(matcher):
+    assert heard(matcher, "safety_now", "理営どれもありません。", "いえどれもありません。", "いえどれもありません") == "confirm:no"
+
+
 @pytest.mark.parametrize("text", ["いや、どれもあります。", "理営どれもあります。", "理営、どれもあります。"])
 def test_a_no_before_a_yes_is_never_taken_for_either(matcher, text):
     assert heard(matcher, "safety_now", text) == "confirm:yes"

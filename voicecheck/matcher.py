@@ -42,13 +42,14 @@ from voicecheck.understanding.decision import (
     yes_no_answers,
 )
 from voicecheck.understanding.hypotheses import understand
+from voicecheck.understanding.list_items import LIST_ITEM_NOT_UNDERSTOOD, item_not_understood
 from voicecheck.understanding.evidence import ECHO, INTERJECTION, STATEMENT, Evidence, covered_words, find_evidence, resolve
 from voicecheck.understanding.negation import NegationRules
 from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
-from voicecheck.understanding.sound_alikes import (COMMAND_CUTOFF, SOUND_ALIKE_COMMAND, ReplyShapes, SoundAlikes,
+from voicecheck.understanding.sound_alikes import (COMMAND_CUTOFF, REPLY_GUESSED, SOUND_ALIKE_COMMAND, ReplyShapes, SoundAlikes,
                                                   misheard_reply_lead, yes_like_nai_desu)
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.turn_end import turn_end
@@ -75,6 +76,7 @@ class Matcher:
         self._options = {q.id: q.option_ids for q in content.questions}
         self._fillers = Fillers(d.fillers)
         self.continuing_words = frozenset(normalise(w) for w in d.continuing)
+        self._adding_words = frozenset(normalise(w) for w in d.multi_adding)
         self.thinking_phrases = frozenset(reading(w).rstrip("ー") for w in d.thinking) - {""}
         self._neutral = frozenset(reading(w) for w in d.neutral + d.politeness) - {""}
         self._polite_words = frozenset(p for p in (reading(w) for w in d.politeness) if len(p) > 2)
@@ -458,8 +460,15 @@ class Matcher:
             # which of the two was meant?
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))
         if lead.guessed and match.decision == "accept":
-            # The reply word was only guessed from its vowels: read the answer back.
-            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
+            # The reply word was only guessed from its vowels: read the answer back (unless another
+            # hypothesis heard the words as said: voicecheck.understanding.hypotheses).
+            match = replace(result(match.option_ids, min(match.score, CONFLICT_CAP)), cautions=(REPLY_GUESSED,))
+        if (kind == "multi" and match.decision == "accept"
+                and item_not_understood(u, answers, covered, neutral, self._adding_words)):
+            # 「階段を下りるときと、坂道」: one item of the list named nothing; taking the rest would
+            # drop it silently.
+            match = replace(result(match.option_ids, min(match.score, CONFLICT_CAP)),
+                            cautions=(LIST_ITEM_NOT_UNDERSTOOD,))
         if commands and match.decision == "accept":
             # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
             match = result(match.option_ids, min(match.score, CONFLICT_CAP))

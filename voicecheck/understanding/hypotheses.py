@@ -7,6 +7,9 @@ takes the first hypothesis it can use. Whether the hypotheses agree says how sur
   few gives a different answer; otherwise the answer is read back;
 - an answer found only in a lower hypothesis is read back, never accepted, unless another
   hypothesis takes the same answer firmly;
+- an answer read back only because its reply word was garbled (「言え違います」, the いいえ told by
+  its vowels) is taken when two lower hypotheses heard the same answer as said and take it firmly
+  (「いえ違います」「いえちがいます」), and no hypothesis says otherwise;
 - on a strict question (the emergency screen) only an answer from the first hypothesis that no
   other hypothesis contradicts is accepted;
 - an answer the recogniser heard unsurely (low per-token probability) is read back, and so is
@@ -25,7 +28,7 @@ from typing import Protocol
 
 from voicecheck.interfaces import Heard
 from voicecheck.understanding.decision import ONLY_FILLERS, Match
-from voicecheck.understanding.sound_alikes import SOUND_ALIKE_COMMAND
+from voicecheck.understanding.sound_alikes import REPLY_GUESSED, SOUND_ALIKE_COMMAND
 from voicecheck.understanding.voicing import REVOICED
 
 COMPARED = 4  # hypotheses compared for agreement (the rest are too unlikely to count)
@@ -44,7 +47,10 @@ ECHO_SHARE = 0.7
 # Cautions about how a hypothesis was heard (a garbled form of the words), not about what was said:
 # another hypothesis that heard the same answer as said is not in doubt because of them
 # (「もう終わりにします」 first, 「もう張りにします」 second is a stop, not a question about stopping).
-HEARING_CAUTIONS = frozenset({SOUND_ALIKE_COMMAND, REVOICED})
+HEARING_CAUTIONS = frozenset({SOUND_ALIKE_COMMAND, REVOICED, REPLY_GUESSED})
+# Lower hypotheses that must take an answer firmly to lift the read-back of a garbled reply word:
+# two, so that the answer is never taken on one hypothesis below the first (the rule above).
+HEARD_AS_SAID = 2
 _NOT_WORDS = re.compile(r"[\s、。，．,.!?！？「」『』…〜ー]")
 
 
@@ -115,11 +121,17 @@ def understand(matcher: MatcherLike, question_id: str, heard: Heard, asked: str 
     answer = answer_of(chosen)
     others = {answer_of(m) for _, m in usable[1:]}
     disagree = bool(others - {answer})
+    firm = [(i, m) for i, m in usable[1:] if m.decision == "accept" and answer_of(m) == answer]
+    if (chosen.decision == "confirm" and set(chosen.cautions) == {REPLY_GUESSED} and not strict
+            and not disagree and len(firm) >= HEARD_AS_SAID):
+        # Only the reply word was garbled, and the hypotheses below heard it as said: the answer is
+        # theirs, checked below like any answer found below the first hypothesis.
+        rank, chosen = firm[0]
     if chosen.decision != "accept":
         return chosen
     # An answer found only below the first hypothesis is taken when another hypothesis takes
     # the same answer just as firmly; a known mishearing that agrees is no support.
-    support = [m for _, m in usable[1:] if m.decision == "accept" and answer_of(m) == answer]
+    support = [m for i, m in usable if i != rank and m.decision == "accept" and answer_of(m) == answer]
     reasons = []
     if disagree:
         reasons.append("hypotheses_disagree")

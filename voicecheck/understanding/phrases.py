@@ -129,6 +129,7 @@ class AnswerPhrases:
     questions: dict[str, dict[str, tuple[str, ...]]]  # question id -> answer id -> echo phrases
     misheard: dict[str, dict[str, tuple[str, ...]]]  # question id -> answer id -> confusions
     multi_all: tuple[str, ...]
+    multi_adding: tuple[str, ...]  # words that add an item to a list (あと, それから): [multi] adding
     order: OrderWords
     age: AgeRules
     frequency: FrequencyRules
@@ -304,6 +305,7 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         questions=echoes,
         misheard=misheard,
         multi_all=t.table("multi").texts("all"),
+        multi_adding=t.table("multi").texts("adding"),
         order=_order(t.table("order")),
         age=_age(t.table("age"), content),
         frequency=_frequency(t.table("frequency"), content),

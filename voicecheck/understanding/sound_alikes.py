@@ -21,6 +21,7 @@ CUTOFF = 84.0  # phonetic similarity (0..100) a sound-alike needs
 # it is only ever asked about (「ここで終わりにしますか」), never done.
 COMMAND_CUTOFF = 80.0
 SOUND_ALIKE_COMMAND = "sound_alike_command"  # the caution of a session command heard only as a sound-alike
+REPLY_GUESSED = "reply_word_guessed"  # the caution of an answer after a reply word told only by its vowels
 
 
 @dataclass(frozen=True)
