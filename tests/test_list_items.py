@@ -33,3 +33,4 @@ def test_a_list_with_an_item_not_understood_is_read_back(matcher, text):
 ])
 def test_a_list_whose_every_item_names_an_answer_is_taken(matcher, text, taken):
     assert heard(matcher, text) == f"accept:{taken}"
+

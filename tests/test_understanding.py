@@ -246,6 +246,19 @@ def test_a_question_back_is_not_an_answer(matcher):
     assert heard(matcher, "warmth", "熱はありますか") == "reprompt"
 
 
+@pytest.mark.parametrize("text", ["カクンとは？", "カクンとは。", "ろれつとは", "カクンとはなんですか"])
+def test_a_word_asked_about_with_toha_is_help(matcher, text):
+    assert heard(matcher, "situations", text) == "accept:command:help"
+
+
+@pytest.mark.parametrize("text, decision", [
+    ("えっと、下りの階段とはちあがるときです", "confirm:stairs_down"),  # 立ち上がる garbled: no question
+    ("膝がカクンとは、しません", "reprompt"),
+])
+def test_toha_inside_a_sentence_asks_nothing(matcher, text, decision):
+    assert heard(matcher, "situations", text) == decision
+
+
 @pytest.mark.parametrize("text", ["ドゥッ", "ブッ", "ん", "あ"])
 def test_one_mora_is_never_accepted(matcher, text):
     for question in ("safety_now", "swelling", YES_NO):

@@ -160,6 +160,9 @@ class PhraseSet:
         return found
 
 
+_COMMAS = frozenset({"、", ",", "，"})
+
+
 def find(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
     """Word spans (first, last) where the phrase occurs, starting at a word start.
 
@@ -170,6 +173,12 @@ def find(p: Phrase, u: Utterance) -> list[tuple[int, int]]:
     if len(p.words) >= 2 and not p.exact and p.kind != "command":
         spans = list(dict.fromkeys(spans + _find_with_gaps(p, u)))
     if p.takes_topic:
+        if p.words and all(t.pos == "助詞" for t in p.words):
+            # Particles alone (「とは」) ask about the words before them only where the sentence ends
+            # there (「カクンとは？」): in 「階段とはちあがるとき」 (立ち上がる garbled) and 「カクンとは、
+            # しません」 they are not asking.
+            spans = [(i, j) for i, j in spans if j + 1 >= len(u.tokens)
+                     or (u.tokens[j + 1].is_boundary and u.tokens[j + 1].surface not in _COMMAS)]
         spans = [(u.clause_of(i, j)[0], j) for i, j in spans]
     return spans
 
