@@ -42,14 +42,15 @@ from voicecheck.understanding.decision import (
     yes_no_answers,
 )
 from voicecheck.understanding.hypotheses import understand
-from voicecheck.understanding.list_items import LIST_ITEM_NOT_UNDERSTOOD, item_not_understood
+from voicecheck.understanding.doubts import Doubts, read_back_if_doubtful
+from voicecheck.understanding.list_items import item_not_understood
 from voicecheck.understanding.evidence import ECHO, INTERJECTION, STATEMENT, Evidence, covered_words, find_evidence, resolve
 from voicecheck.understanding.negation import NegationRules
 from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
 from voicecheck.understanding.safeguards import Safeguards
-from voicecheck.understanding.sound_alikes import (COMMAND_CUTOFF, REPLY_GUESSED, SOUND_ALIKE_COMMAND, ReplyShapes, SoundAlikes,
+from voicecheck.understanding.sound_alikes import (COMMAND_CUTOFF, SOUND_ALIKE_COMMAND, ReplyShapes, SoundAlikes,
                                                   misheard_reply_lead, yes_like_nai_desu)
 from voicecheck.understanding.utterance import Fillers, Utterance, content_tokens, is_content
 from voicecheck.understanding.turn_end import turn_end
@@ -192,6 +193,11 @@ class Matcher:
     def turn_end(self, question_id: str, heard: Heard) -> str:
         """Whether the answer heard so far is over: turn_end.COMPLETE, UNSURE, GOING_ON or OPEN."""
         return turn_end(self, question_id, heard, self.kind_of(question_id))
+
+    @property
+    def reply_shapes(self) -> ReplyShapes:
+        """The vowels of the one-word replies (はい アイ, いいえ イエ …)."""
+        return self._reply_shapes
 
     def kind_of(self, question_id: str) -> str:
         return "yes_no" if question_id == YES_NO else self._kinds[question_id]
@@ -455,29 +461,15 @@ class Matcher:
         if question_id == self.data.catch_all.question and match.decision == "accept":
             match = self._with_other(match)
         opens_with_no = lead.sounds_like_no or (bool(u.tokens) and u.tokens[0].reading in self._no_readings)
-        if opens_with_no and match.decision == "accept" and "yes" in match.option_ids:
-            # 「イエ、腫れてます」「いえどれもあります」: a いいえ (maybe misheard) before a "yes" —
-            # which of the two was meant?
-            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
-        if lead.guessed and match.decision == "accept":
-            # The reply word was only guessed from its vowels: read the answer back (unless another
-            # hypothesis heard the words as said: voicecheck.understanding.hypotheses).
-            match = replace(result(match.option_ids, min(match.score, CONFLICT_CAP)), cautions=(REPLY_GUESSED,))
-        if (kind == "multi" and match.decision == "accept"
-                and item_not_understood(u, answers, covered, neutral, self._adding_words)):
-            # 「階段を下りるときと、坂道」: one item of the list named nothing; taking the rest would
-            # drop it silently.
-            match = replace(result(match.option_ids, min(match.score, CONFLICT_CAP)),
-                            cautions=(LIST_ITEM_NOT_UNDERSTOOD,))
-        if commands and match.decision == "accept":
-            # An answer and a command in one breath (「もう一度お名前をお願いします」): read back.
-            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
-        if doubtful_correction and match.decision == "accept":
-            # 「たまにです。いや、週に一回はあります」: the second answer, read back; 「たまにです。いや」:
-            # the first, read back.
-            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
-        if corrected and match.decision == "accept" and kind == "yes_no" and question_id != YES_NO:
-            match = result(match.option_ids, min(match.score, CONFLICT_CAP))
+        match = read_back_if_doubtful(match, Doubts(
+            no_before_yes=opens_with_no and "yes" in match.option_ids,
+            reply_guessed=lead.guessed,
+            list_item_not_understood=(kind == "multi" and match.decision == "accept"
+                                      and item_not_understood(u, answers, covered, neutral, self._adding_words)),
+            with_command=bool(commands),
+            doubtful_correction=doubtful_correction,
+            corrected_yes_no=corrected and kind == "yes_no" and question_id != YES_NO,
+        ))
         deciding = tuple(e.phrase for e in answers if e.phrase and not e.denied_by)
         hedged = corrected or len({e.target for e in answers}) > 1 or any(e.approximate for e in answers)
         # A lone topic word (「腰」「階段」「腫れ」) names the subject, not what is true of it.
