@@ -248,6 +248,10 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("swelling", "腫れてるかもしれない", UNSURE),  # a guess: read back
     ("yes_no", "対象です。", UNSURE),  # 「はいそうです」 misheard: asked about again
     ("swelling", "スペレース", OPEN),  # nothing understood (the TV, a cough)
+    ("yes_no", "ぱい。", UNSURE),  # はい garbled (live, under the TV): a word, asked again after the usual pause
+    ("near_fall", "開始", UNSURE),  # the same, at a question
+    ("frequency", "ぱい。", OPEN),  # not where a yes or a no is asked for
+    ("yes_no", "スペレース", OPEN),  # no reply's vowels
     ("safety_now", "", OPEN),
 ])
 def test_what_the_words_say_about_the_end(matcher, question, text, verdict):

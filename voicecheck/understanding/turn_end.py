@@ -9,7 +9,9 @@ here what the words say:
   (「階段を下りるときと……」「はい、あと……」), or, at a question that does not ask for a yes or a no,
   only words that buy time (「そうですね……」) — the person is still answering: wait longer;
 - UNSURE: words that answer the question, but not clearly enough to take as heard (the matcher
-  would read them back or ask about them: 「対象です」 for 「はいそうです」) — no early end, but
+  would read them back or ask about them: 「対象です」 for 「はいそうです」), or, where a yes or a no
+  is asked for, a word the matcher cannot place with the vowels of a reply word (「ぱい」「開始」
+  for 「はい」: a reply garbled, not a cough) — no early end, but
   the usual `end_silence_s` even after a sound as short as 「はい」, not the longer wait for a
   filler or a cough: they are words, and measured live under the TV, an unsure 「はい」 was
   replied to 2.2 s after it ended;
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from voicecheck.reading import Token, analyse, normalise, reading
+from voicecheck.reading import Token, analyse, normalise, reading, vowels
 
 COMPLETE, UNSURE, GOING_ON, OPEN = "complete", "unsure", "going_on", "open"
 
@@ -98,4 +100,10 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     match = matcher.understand(question_id, heard)
     if match.decision == "accept":
         return COMPLETE
-    return UNSURE if match.decision == "confirm" else OPEN
+    if match.decision == "confirm":
+        return UNSURE
+    # Live under the TV, 「はい」 heard 「ぱい」 was replied to 2.15 s after it ended: the wait for a
+    # cough. It is asked again either way; it need not wait longer for that.
+    if kind == "yes_no" and said and matcher.reply_shapes.has(vowels("".join(t.reading for t in said))):
+        return UNSURE
+    return OPEN
