@@ -4,6 +4,7 @@ on the device's own voice coming back through a simulated room, and the live lis
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -297,3 +298,50 @@ def test_a_card_that_refuses_both_says_so_plainly(fake_card):
     with pytest.raises(AudioDeviceError, match="一緒に開けません"):
         with DuplexStream():
             pass
+
+
+def test_a_stream_that_stops_calling_back_is_opened_again_and_plays_on(fake_card, monkeypatch):
+    """PortAudio's ALSA layer may give up on a stream after underruns (seen live on a busy machine):
+    its callbacks stop, and the device fell silent and ended the session. The stream is opened again
+    and what was queued for the loudspeaker is played on."""
+    from voicecheck import duplex_stream
+    from voicecheck.duplex_stream import CALLBACK_SAMPLES, DuplexStream
+
+    monkeypatch.setattr(duplex_stream, "RESTART_AFTER_S", 0.05)
+    monkeypatch.setattr(duplex_stream, "POLL_S", 0.05)
+    card = DuplexStream(stall_s=2.0)
+
+    def callbacks(n: int) -> None:  # the sound card's thread, as the current stream would call it
+        for _ in range(n):
+            out = np.zeros((CALLBACK_SAMPLES, 1), np.float32)
+            card._callback(np.zeros((CALLBACK_SAMPLES, 1), np.float32), out, CALLBACK_SAMPLES, None, None)
+
+    with card:
+        done = card.playback.add(np.full(6 * CALLBACK_SAMPLES, 0.25, np.float32))
+        callbacks(3)  # 30 ms played and heard, then the stream stops calling back
+        frames = iter(card)
+        assert len(next(frames)[0]) == FRAME_SAMPLES
+        reader = threading.Thread(target=lambda: [_ for _ in frames], daemon=True)
+        reader.start()  # finds nothing coming and opens the stream again
+        deadline = time.monotonic() + 2.0
+        while len(fake_card.opened) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(fake_card.opened) == 2 and card.restarts >= 1
+        callbacks(3)  # the new stream plays what was still queued
+        assert done.is_set()
+    reader.join(timeout=2.0)
+    assert not reader.is_alive()
+
+
+def test_a_card_that_never_calls_back_is_given_up_on_after_stall_s_without_reopening(fake_card, monkeypatch):
+    # A new stream may take a while to begin (1.7 s in the virtual room): it is not reopened for that.
+    from voicecheck import duplex_stream
+    from voicecheck.audio import AudioDeviceError
+    from voicecheck.duplex_stream import DuplexStream
+
+    monkeypatch.setattr(duplex_stream, "RESTART_AFTER_S", 0.05)
+    monkeypatch.setattr(duplex_stream, "POLL_S", 0.05)
+    with DuplexStream(stall_s=0.3) as card:
+        with pytest.raises(AudioDeviceError, match="stopped sending sound"):
+            next(iter(card))
+        assert card.restarts == 0 and len(fake_card.opened) == 1

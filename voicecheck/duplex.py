@@ -186,6 +186,10 @@ class DuplexAudio:
             if short:  # for the caregiver (and the live bench, which reads the device's log)
                 print(f"音の入出力が {short} 回とぎれました（機器が忙しかったとき）。声がとぎれて聞こえたら、"
                       "ほかのアプリを閉じるか、設定 early_answers を false にしてください。", file=sys.stderr)
+            restarts = getattr(self._card, "restarts", 0)
+            if restarts:
+                print(f"音の入出力が止まったので、{restarts} 回つなぎ直しました（答えはそのまま続けて聞いています）。"
+                      "たびたび起きるなら、サウンドカードのつなぎ方を確かめてください。", file=sys.stderr)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 

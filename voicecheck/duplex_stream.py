@@ -99,6 +99,15 @@ class PlaybackQueue:
 
 CALLBACK_SAMPLES = SAMPLE_RATE // 100  # 10 ms per sound-card callback (see the module doc)
 SUGGESTED_LATENCY_S = 0.04
+# A stream that calls back every 10 ms and has given nothing for this long has stopped: PortAudio's
+# ALSA layer may give up on a stream after underruns (「ContinuePoll … failed」, seen once in a live
+# session on the busy 2-core machine: the device fell silent and ended the session). It is opened
+# again. Shorter gaps are left alone: the stream comes back by itself after a 1–3 s freeze of the
+# sound server (measured in the virtual room), while a new stream there gives its first block only
+# 1.7 s after it starts — so only a stream that has begun to call back counts as stopped.
+RESTART_AFTER_S = 2.5
+MAX_RESTARTS = 10  # per session; then a silent card is given up on after `stall_s`
+POLL_S = 0.25
 
 
 class DuplexStream:
@@ -119,6 +128,10 @@ class DuplexStream:
         self.captured_samples = 0
         self.output_latency_s = 0.0
         self.overflows = 0
+        self.restarts = 0  # times the stream stopped and was opened again
+        self._blocks = 0  # blocks the current stream has given (0: not begun yet)
+        self._lock = threading.Lock()  # the stream is reopened by the reader while another thread may close it
+        self._closed = True  # not opened yet, or closed
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:  # PortAudio's thread
         if status and (status.input_overflow or status.output_underflow):
@@ -127,6 +140,7 @@ class DuplexStream:
         self.playback.fill(played)
         outdata[:, 0] = played
         self.captured_samples += frames
+        self._blocks += 1
         self._captured.put((indata[:, 0].copy(), played))
 
     @property
@@ -135,6 +149,14 @@ class DuplexStream:
         return self.captured_samples / SAMPLE_RATE
 
     def __enter__(self) -> "DuplexStream":
+        self._blocks = 0
+        self._stream = self._open()
+        self._closed = False
+        self.output_latency_s = float(self._stream.latency[1])
+        return self
+
+    def _open(self):
+        """A started PortAudio stream for both devices, or AudioDeviceError."""
         sd = load_sounddevice()
         stream, failure = None, None
         # A sound card that refuses short blocks still gets the one stream, with 30 ms blocks.
@@ -156,28 +178,51 @@ class DuplexStream:
             raise AudioDeviceError(
                 f"マイク「{self.microphone.name}」とスピーカー「{self.speaker.name}」を 16 kHz で"
                 f"一緒に開けません: {failure}")
-        self._stream = stream
-        self.output_latency_s = float(stream.latency[1])
-        return self
+        return stream
+
+    def _restart(self) -> bool:
+        """Open the stream again after it stopped calling back; False when it is closed or cannot
+        be opened. What is queued for the loudspeaker stays queued: the new stream plays it on."""
+        with self._lock:
+            if self._closed or self.restarts >= MAX_RESTARTS:
+                return False
+            if self._stream is not None:
+                _close_quietly(self._stream)
+                self._stream = None
+            self.restarts += 1
+            self._blocks = 0
+            try:
+                self._stream = self._open()
+            except AudioDeviceError:
+                return False
+            return True
 
     def __exit__(self, *exc) -> None:
         self.playback.clear()
-        if self._stream is not None:
-            self._stream.stop()
-            self._stream.close()
-            self._stream = None
+        with self._lock:
+            self._closed = True
+            if self._stream is not None:
+                _close_quietly(self._stream)
+                self._stream = None
         self._captured.put(None)  # whoever reads the frames stops now, not after stall_s
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(microphone, played) frame pairs; AudioDeviceError when the sound stops coming."""
         microphone = played = np.zeros(0, dtype=np.float32)
+        silent_s = 0.0  # how long nothing has come from the current stream
         while True:
             try:
-                item = self._captured.get(timeout=self.stall_s)
+                item = self._captured.get(timeout=POLL_S)
             except queue.Empty:
-                raise AudioDeviceError(
-                    f"The microphone '{self.microphone.name}' stopped sending sound for {self.stall_s:.0f} seconds."
-                ) from None
+                silent_s += POLL_S
+                if self._blocks and silent_s >= RESTART_AFTER_S and self._restart():
+                    silent_s = 0.0  # the new stream gets its own stall_s to begin
+                elif silent_s >= self.stall_s:
+                    raise AudioDeviceError(
+                        f"The microphone '{self.microphone.name}' stopped sending sound for {self.stall_s:.0f} seconds."
+                    ) from None
+                continue
+            silent_s = 0.0
             if item is None:  # closed
                 return
             heard, given = item
@@ -188,7 +233,7 @@ class DuplexStream:
 
     def play(self, samples: np.ndarray, rate: int) -> None:
         """Play mono samples; return once they have been heard (or dropped by `silence_now`)."""
-        if self._stream is None:
+        if self._closed:  # (between a stream that stopped and its successor, the sound waits queued)
             raise AudioDeviceError(f"The speaker '{self.speaker.name}' is not open.")
         samples = np.asarray(samples, dtype=np.float32)
         if rate != SAMPLE_RATE:
@@ -202,3 +247,12 @@ class DuplexStream:
     def silence_now(self) -> None:
         """Stop talking at once (a 40 ms fade): what is still queued is dropped."""
         self.playback.fade_out()
+
+
+def _close_quietly(stream) -> None:
+    """Stop and close a stream that may already have failed (its errors say nothing new then)."""
+    for step in (stream.stop, stream.close):
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - a stream that stopped by itself may refuse to be stopped
+            pass
