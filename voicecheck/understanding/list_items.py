@@ -3,9 +3,10 @@
 At a question of several answers people list them (「階段を下りるときと、立ち上がるとき」
 「下りるときもあるし、歩いているときもある」). When the recogniser garbles one item, the items
 that were understood still make a confident answer, and taking it silently drops what the person
-named: a wrong answer that changes the advice. Measured: 「…階段とはちあがるときです」 (立ち上がる
-garbled, live under a TV) was taken as the stairs alone; 「階段の降りるときもあるし、階段なところ
-でもある」 (平らなところ heard as 階段) too. So such an answer is read back when one of its items
+named: a wrong answer that changes the advice. Seen: 「階段の降りるときもあるし、階段なところでもある」
+(平らなところ heard as 階段, on the bench's older voice) was taken as the stairs alone, and so would
+be 「…階段とはちあがるときです」 (立ち上がる garbled, live under a TV). So such an answer is read
+back when one of its items
 
 - has words of its own but names nothing (「坂道」 of 「階段を下りるときと、坂道」), or
 - names only with words already said in an earlier item (the second 階段 above: nobody lists
