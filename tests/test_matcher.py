@@ -307,6 +307,7 @@ def _broken_copy(tmp_path: Path, change) -> Path:
     (lambda d: d["commands"].pop("repeat"), "commands.repeat"),
     (lambda d: d["age"].__setitem__("question", "frequency"), "age.question"),
     (lambda d: d["frequency"]["days"].__setitem__("週", -7), "frequency.days.週"),
+    (lambda d: d["frequency"]["misheard"].__setitem__("中", "週に"), "frequency.misheard.中"),
     (lambda d: d.__setitem__("extra", {}), "extra"),
 ])
 def test_bad_answer_data_is_reported_with_file_and_key(tmp_path, content, change, key):

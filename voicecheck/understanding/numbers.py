@@ -145,7 +145,7 @@ class NumberReader:
 
     def _rate_patterns(self) -> tuple[re.Pattern, re.Pattern]:
         f = self.data.frequency
-        units = _alternation(list(f.days))
+        units = _alternation(list(f.days) + list(f.misheard))
         vague = _alternation(list(f.vague))
         sep = rf"\|?(?:{_alternation(f.ranges)})\|?"
         vague_ends = re.escape("".join(sorted({w[-1] for w in f.vague})))
@@ -300,7 +300,7 @@ class NumberReader:
                 continue
             period = (pn + pn2) / 2 if pn2 else pn
             count = (cn + cn2) / 2 if cn2 else cn
-            per_week = count / (period * f.days[_plain(m.group("unit"))]) * 7
+            per_week = count / (period * f.days[self._unit(m)]) * 7
             found.append((m, per_week))
         for m in self._every_re.finditer(s.text):
             pn, pn2 = value(m.group("pn"), 1.0), value(m.group("pn2"), None) if m.group("pn2") else None
@@ -309,15 +309,23 @@ class NumberReader:
             period = (pn + pn2) / 2 if pn2 else pn
             if _plain(m.group("kind")) in f.every_other:
                 period += 1
-            found.append((m, 7 / (period * f.days[_plain(m.group("unit"))])))
+            found.append((m, 7 / (period * f.days[self._unit(m)])))
         result = []
         for m, per_week in found:
             first, last = s.span(m.start(), m.end())
             negated, tail_end = negation(u, last)
             if negated:  # 「週に1回もない」: less often than that
                 per_week *= 0.5
-            result.append(Evidence(f.option_for(per_week), "number", ECHO, first, last, tail_end=tail_end))
+            # A unit the recogniser writes for another (「中に1回」 for 「週に1回」): read back only.
+            misheard = _plain(m.group("unit")) in f.misheard
+            result.append(Evidence(f.option_for(per_week), "number", ECHO, first, last, tail_end=tail_end,
+                                   approximate=misheard))
         return result
+
+    def _unit(self, m: re.Match) -> str:
+        """The unit of a rate as meant (a misheard one by the unit it stands for)."""
+        unit = _plain(m.group("unit"))
+        return self.data.frequency.misheard.get(unit, unit)
 
     # -- positions ------------------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ class FrequencyRules:
     days: dict[str, float]  # unit word -> days it lasts
     vague: dict[str, float]  # 数, 何 -> a rough number
     levels: tuple[FrequencyLevel, ...]  # highest rate first
+    misheard: dict[str, str] = field(default_factory=dict)  # unit the recogniser writes -> the unit meant
 
     def option_for(self, per_week: float) -> str:
         for level in self.levels:
@@ -229,7 +230,8 @@ def _age(t, content: Content) -> AgeRules:
 
 
 def _frequency(t, content: Content) -> FrequencyRules:
-    t.no_unknown_keys({"question", "counters", "every_other", "every", "ranges", "per", "days", "vague", "levels"})
+    t.no_unknown_keys({"question", "counters", "every_other", "every", "ranges", "per", "days", "vague", "levels",
+                       "misheard"})
     qid = t.choice("question", tuple(q.id for q in content.questions if q.kind == "single"))
     options = content.question(qid).option_ids
     levels = []
@@ -245,7 +247,21 @@ def _frequency(t, content: Content) -> FrequencyRules:
         raise ContentError(t.file, t._k("levels"), f"expected one level for each option: {', '.join(options)}")
     return FrequencyRules(qid, t.texts("counters"), t.texts("every_other"), t.texts("every"), t.texts("ranges"),
                           t.texts("per"),
-                          _number_table(t, "days", 0.1, 3650), _number_table(t, "vague", 1, 1000), tuple(levels))
+                          _number_table(t, "days", 0.1, 3650), _number_table(t, "vague", 1, 1000), tuple(levels),
+                          _misheard_units(t, "misheard"))
+
+
+def _misheard_units(t, key: str) -> dict[str, str]:
+    """[frequency.misheard]: unit as written -> the unit it stands for, which must be a known unit."""
+    if not t.has(key):
+        return {}
+    table, days = t.table(key), t.table("days").data
+    units = {}
+    for written, meant in table.data.items():
+        if not isinstance(meant, str) or meant not in days:
+            raise ContentError(t.file, table._k(written), f"expected one of the units in [frequency.days]: {', '.join(days)}")
+        units[written] = meant
+    return units
 
 
 def _negation(t) -> Negation:
