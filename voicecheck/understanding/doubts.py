@@ -7,7 +7,7 @@ depend on the question and on single words live in voicecheck.understanding.safe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voicecheck.understanding.decision import CONFLICT_CAP, Match, result
 from voicecheck.understanding.list_items import LIST_ITEM_NOT_UNDERSTOOD
@@ -51,5 +51,4 @@ def read_back_if_doubtful(match: Match, doubts: Doubts) -> Match:
     cautions = doubts.caution()
     if match.decision != "accept" or cautions is None:
         return match
-    lowered = result(match.option_ids, min(match.score, CONFLICT_CAP))
-    return Match(option_ids=lowered.option_ids, score=lowered.score, decision=lowered.decision, cautions=cautions)
+    return replace(result(match.option_ids, min(match.score, CONFLICT_CAP)), cautions=cautions)
