@@ -210,3 +210,8 @@ def test_a_rate_with_a_misheard_unit_is_read_back_by_the_unit_it_stands_for(matc
 
 def test_a_rate_with_its_unit_as_said_is_still_taken(matcher):
     assert heard(matcher, "frequency", "週に1回くらいです。") == "accept:weekly"
+
+
+def test_a_correction_to_a_rate_in_kana_after_another_sentence_is_read_back_as_said(matcher):
+    # Live under the TV: 「たまにです。いやしゅうに1回はあります。」 was read back as "sometimes".
+    assert heard(matcher, "frequency", "たまにです。いやしゅうに1回はあります。") == "confirm:weekly"

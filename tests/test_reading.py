@@ -79,3 +79,14 @@ def test_analyse_never_raises(text):
     tokens = analyse(text)
     assert isinstance(tokens, tuple)
     assert isinstance(reading(text), str)
+
+
+def test_each_sentence_is_cut_into_words_as_if_said_alone():
+    # Read as one sentence, 「たまにです。」 made Open JTalk take 「いやしゅう」 for one word (an old form
+    # of いやしい); heard live under the TV, 週に1回 was lost and the answer read back as "sometimes".
+    alone = [t.surface for t in analyse("いやしゅうに1回はあります。")]
+    after = [t.surface for t in analyse("たまにです。いやしゅうに1回はあります。")]
+    assert after[:3] == ["たまに", "です", "。"] and after[3:] == alone
+    asked_first = [t.surface for t in analyse("本当ですか？いやしゅうに1.5回！")]
+    # A question mark ends a sentence too; a decimal point does not (1.5 stays one number).
+    assert asked_first[3:] == ["？", "いや", "しゅう", "に", "一", "．", "五", "回", "！"]

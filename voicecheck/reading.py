@@ -88,6 +88,10 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+# A sentence and the marks that end it (。！？; not a full stop, which may be a decimal point).
+_SENTENCES = re.compile(r"[^。！!？?]+[。！!？?]*|[。！!？?]+")
+
+
 def text_for_analysis(text: str) -> str:
     """`normalise`, then remove the spaces recognisers put between Japanese words."""
     text = normalise(text)[:MAX_CHARS]
@@ -150,11 +154,17 @@ def analyse(text: str) -> tuple[Token, ...]:
     prepared = text_for_analysis(text)
     if not prepared:
         return ()
-    try:
-        features = pyopenjtalk.run_frontend(prepared, **FRONTEND_OPTIONS)
-    except Exception:  # Open JTalk rejects some byte sequences; treat them as nothing heard
-        return ()
-    return tuple(_token(f) for f in features if f.get("string"))
+    tokens: list[Token] = []
+    # Sentence by sentence: Open JTalk reads a text as one sentence, and a word of the one before
+    # can change how the next is cut — after 「たまにです。」, 「いやしゅうに1回」 became the one word
+    # いやしゅう (an old form of いやしい) and 週に1回 was lost; said alone it is いや|しゅう|に.
+    for sentence in _SENTENCES.findall(prepared):
+        try:
+            features = pyopenjtalk.run_frontend(sentence, **FRONTEND_OPTIONS)
+        except Exception:  # Open JTalk rejects some byte sequences; treat them as nothing heard
+            continue
+        tokens.extend(_token(f) for f in features if f.get("string"))
+    return tuple(tokens)
 
 
 @lru_cache(maxsize=8192)
