@@ -64,6 +64,7 @@ class Case:
     pause_s: float = 0.0  # a pause inside the answer (two-part answers), else 0
     voice: str = ""
     question: str = ""  # what it answers (of a two-part answer: the first part's question)
+    group: str = ""  # who speaks, as reported apart: an engine's voices, their older renderings, real people
 
 
 def speech_span(samples: np.ndarray) -> tuple[float, float]:
@@ -81,13 +82,14 @@ def _read(path: Path) -> np.ndarray:
     return read_wav(path)
 
 
-def _case(name: str, samples: np.ndarray, voice: str, pause_s: float = 0.0, question: str = "") -> Case:
+def _case(name: str, samples: np.ndarray, voice: str, pause_s: float = 0.0, question: str = "",
+          group: str = "") -> Case:
     start, end = speech_span(samples)
-    return Case(name, samples, start, end, pause_s, voice, question)
+    return Case(name, samples, start, end, pause_s, voice, question, group)
 
 
 def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, voice: str,
-              question: str = "") -> Case:
+              question: str = "", group: str = "") -> Case:
     """Two answers said as one, with a pause between (the silence around each is cut first)."""
     a0, a1 = speech_span(first)
     b0, b1 = speech_span(second)
@@ -95,7 +97,7 @@ def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, 
     joined = np.concatenate([lead, first[int(a0 * SAMPLE_RATE):int(a1 * SAMPLE_RATE)],
                              np.zeros(int(pause_s * SAMPLE_RATE), np.float32),
                              second[int(b0 * SAMPLE_RATE):int(b1 * SAMPLE_RATE)], lead])
-    return _case(name, joined, voice, pause_s, question)
+    return _case(name, joined, voice, pause_s, question, group)
 
 
 def with_pauses(cases: list[Case], every: int = 3) -> list[Case]:
@@ -109,7 +111,7 @@ def with_pauses(cases: list[Case], every: int = 3) -> list[Case]:
         for i in range(0, len(group) - 1, every):
             pause = PAUSES_S[n % len(PAUSES_S)]
             out.append(_two_part(f"{group[i].name}+{group[i + 1].name}", group[i].samples, group[i + 1].samples,
-                                 pause, voice, group[i].question))
+                                 pause, voice, group[i].question, group[i].group))
             n += 1
     return out
 
@@ -126,6 +128,50 @@ def held_out_cases() -> list[Case]:
                 continue
             samples = _read(OTHER_VOICES / row["audio"])
             cases.append(_case(row["audio"], samples, row["voice"], question=row["question"]))
+    return with_pauses(cases)
+
+
+# The spoken corpus's engines, as the understanding bench names them (bench/voices).
+ENGINE_GROUPS = {"kokoro": "Kokoro", "openjtalk": "Open JTalk (other voices)", "espeak": "eSpeak NG"}
+OLDER_GROUP = "older-speaker renderings"
+REAL_GROUP = "real people"
+
+
+def voices_cases(log=print, split: str = "heldout") -> list[Case]:
+    """Other people's voices: a part of the spoken corpus (held out: 60 texts; dev: 138), each text
+    read by 3 of 11 voices of Kokoro, Open JTalk and eSpeak NG, heard clean and as the older-speaker
+    rendering (slower, lower, tremor, breath, reverb); with the held-out part, the real people's
+    recordings (bench/out/real/). The held-out part is never used to tune endpointing: rules are
+    tried on the dev part. Missing clips are synthesised first (bench/spoken.py); missing recordings
+    are left out and said so (bench/real_clips.py gathers them)."""
+    from bench import real_clips, spoken
+
+    rows = [r for r in spoken.read_spoken() if r.split == split]
+    skipped = spoken.render_all(rows, own_voice=False)
+    for voice, why in sorted(skipped.items()):
+        log(f"  {voice}: not heard ({why})")
+    cases = []
+    for older in (False, True):
+        for row in rows:
+            for voice in row.voices:
+                path = spoken.clip_path(row.text, voice, older)
+                if voice in skipped or not path.is_file():
+                    continue
+                group = OLDER_GROUP if older else ENGINE_GROUPS.get(voice.split("/")[0], voice)
+                cases.append(_case(f"{voice}{' older' if older else ''}: {row.text}", _read(path),
+                                   f"{voice}{' older' if older else ''}", question=row.question, group=group))
+    # One case per recording (a recording may answer several questions in the manifest).
+    real = {clip.wav: clip for clip in real_clips.read_manifest()} if split == "heldout" else {}
+    missing = sum(1 for wav in real if not wav.is_file())
+    if missing:
+        log(f"  real people: {missing} of {len(real)} recordings missing (run bench/real_clips.py)")
+    for wav, clip in real.items():
+        if wav.is_file():
+            # Two-part answers are joined from one speaker's recordings: the word lists' two voice
+            # actors; each other recording is its own speaker.
+            speaker = clip.speaker.split(",")[0] if clip.repo.startswith("tofugu/") else clip.id
+            cases.append(_case(f"real: {clip.id}", _read(wav), f"real: {speaker}", question=clip.question,
+                               group=REAL_GROUP))
     return with_pauses(cases)
 
 
@@ -383,6 +429,23 @@ def words_table(rows: list[Row], n: int) -> list[str]:
     return lines
 
 
+def groups_table(rows: list[Row], cases: list[Case]) -> list[str]:
+    """End found within 1.5 s and answers cut, per group of speakers and condition."""
+    groups = list(dict.fromkeys(c.group for c in cases))
+    lines = ["| end found within 1.5 s · cut in a pause · at the cap | " + " | ".join(
+                 f"{g} ({sum(1 for c in cases if c.group == g)})" for g in groups) + " |",
+             "|---" * (len(groups) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for g in groups:
+            mine = [o for o, c in zip(row.outcomes, cases) if c.group == g]
+            within = sum(1 for o in mine if o.end_wait_s is not None and not o.cut_in_pause and o.end_wait_s <= WITHIN_S)
+            cells.append(f"{100 * within / len(mine):.0f} % · {sum(o.cut_in_pause for o in mine)} · "
+                         f"{sum(o.at_cap for o in mine)}")
+        lines.append(f"| {row.label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def load_words(log) -> Words | None:
     """Whisper base and the matcher, as the product loads them; None when the model is missing."""
     from voicecheck.content import load_content
@@ -399,7 +462,7 @@ def load_words(log) -> Words | None:
     return Words(recognizer, Matcher(load_content(settings.prompts_dir)))
 
 
-def words_report(cases: list[Case], set_name: str, log) -> list[str]:
+def words_report(cases: list[Case], set_name: str, log, snrs: tuple[float, ...] = (10.0, 5.0)) -> list[str]:
     """The shipped detector with the words' side (voicecheck.listening.early_end) on."""
     from voicecheck.settings import Settings
     from voicecheck.speech_io import endpoint_config
@@ -408,7 +471,7 @@ def words_report(cases: list[Case], set_name: str, log) -> list[str]:
     title = "### now, with the words: Silero + background + the answer heard in its pauses"
     if words is None:
         return [title, "", "Not measured: the Whisper model is not installed (`python run.py models fetch`).", ""]
-    conds = [Condition(None, None)] + [Condition(n, s) for s in (10.0, 5.0) for n in NOISES]
+    conds = [Condition(None, None)] + [Condition(n, s) for s in snrs for n in NOISES]
     log(f"{set_name} · with the words …")
     started = time.perf_counter()
     rows = measure(cases, load_tracks(), detectors()["now: Silero + background"], endpoint_config(Settings()),
@@ -426,7 +489,9 @@ def words_report(cases: list[Case], set_name: str, log) -> list[str]:
             "measured (*the rest heard after the reply*; voicecheck.listening.rest_of_answer). With the microphone alone (early_answers off) those "
             "answers are cut after their first part (last column). "
             f"{time.perf_counter() - started:.0f} s to run.",
-            ""] + words_table(rows, n) + [""]
+            ""] + words_table(rows, n) + [""] + (
+                ["Per group of speakers:", ""] + groups_table(rows, cases) + [""]
+                if len({c.group for c in cases}) > 1 else [])
 
 
 def detectors() -> dict[str, object]:
@@ -465,36 +530,54 @@ def offline_report(cases: list[Case], set_name: str, log, compare: bool = True) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("held_out", "tuning"), default="held_out")
+    parser.add_argument("--set", choices=("held_out", "tuning", "voices", "voices_dev"), default="held_out",
+                        help="held_out: tests/data/other_voices; tuning: the own voice; voices: the spoken "
+                             "corpus's held-out part (11 voices, clean and older-speaker) and real recordings; "
+                             "voices_dev: the spoken corpus's dev part, to try rules on")
     parser.add_argument("--now-only", action="store_true", help="only the shipped detector (no comparison)")
     parser.add_argument("--no-words", action="store_true", help="leave out the table with the words' side (Whisper)")
+    parser.add_argument("--words-only", action="store_true", help="only the table with the words' side")
+    parser.add_argument("--words-snrs", type=float, nargs="+", default=[10.0, 5.0],
+                        help="noise levels of the words' table (besides quiet)")
     parser.add_argument("--live", action="store_true", help="also measure through PulseAudio (bench/live_room.py)")
-    parser.add_argument("--output", type=Path, default=BENCH / "endpointing.md")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="default: bench/endpointing.md (held_out), bench/endpointing-<set>.md (the others)")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    cases = held_out_cases() if args.set == "held_out" else tuning_cases()
+    cases = {"held_out": held_out_cases, "tuning": tuning_cases, "voices": lambda: voices_cases(log),
+             "voices_dev": lambda: voices_cases(log, "dev")}[args.set]()
     if not cases:
         log("no answers to measure (tests/data/other_voices is missing)")
         return 2
-    set_name = ("Kokoro voices jf_alpha and jm_kumo (tests/data/other_voices)" if args.set == "held_out"
-                else "Open JTalk variants (bench corpus; the tuning set)")
+    set_name = {"held_out": "Kokoro voices jf_alpha and jm_kumo (tests/data/other_voices)",
+                "tuning": "Open JTalk variants (bench corpus; the tuning set)",
+                "voices": "the spoken corpus's held-out part (11 voices of Kokoro, Open JTalk, eSpeak NG; clean "
+                          "and older-speaker renderings) and real people's recordings; never used to tune "
+                          "endpointing",
+                "voices_dev": "the spoken corpus's dev part (11 voices of Kokoro, Open JTalk, eSpeak NG; clean and "
+                              "older-speaker renderings); where endpointing rules are tried"}[args.set]
     lines = ["# Endpointing: end of speech → the answer is declared over", "",
-             f"Command: `.venv/bin/python bench/endpointing.py{' --set tuning' if args.set == 'tuning' else ''}` · "
+             f"Command: `.venv/bin/python bench/endpointing.py{'' if args.set == 'held_out' else ' --set ' + args.set}"
+             f"{' --now-only' if args.now_only else ''}{' --no-words' if args.no_words else ''}"
+             f"{' --words-only' if args.words_only else ''}"
+             f"{'' if args.words_snrs == [10.0, 5.0] else ' --words-snrs ' + ' '.join(f'{x:g}' for x in args.words_snrs)}` · "
              f"{time.strftime('%Y-%m-%d %H:%M')}. The TV is on {WARM_S:g} s before each answer; "
              f"end_silence_s = 1.3 s (the default setting).", ""]
-    lines += offline_report(cases, set_name, log, compare=not args.now_only)
+    if not args.words_only:
+        lines += offline_report(cases, set_name, log, compare=not args.now_only)
     if not args.no_words:
-        lines += words_report(cases, set_name, log)
+        lines += words_report(cases, set_name, log, tuple(args.words_snrs))
     if args.live:
         from bench.live_room import live_report
 
         lines += live_report(log)
     text = "\n".join(lines) + "\n"
     print(text)
-    args.output.write_text(text, encoding="utf-8")
+    output = args.output or BENCH / ("endpointing.md" if args.set == "held_out" else f"endpointing-{args.set}.md")
+    output.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -226,3 +226,17 @@ def test_the_live_bench_places_a_clip_where_it_really_sounded_in_the_room():
     placed = watch.placed(clip, after=100.9)
     assert placed is not None and abs(placed - (100.0 + 1.337)) < 0.01  # within the least lag seen
     assert watch.placed(clip, after=102.5) is None  # not there: the caller falls back to the paplay call
+
+
+def test_the_endpointing_bench_reports_each_group_of_speakers_apart():
+    from bench.endpointing import Case, Outcome, Row, groups_table
+
+    def case(group: str) -> Case:
+        return Case("a", np.zeros(10, np.float32), 0.0, 1.0, group=group)
+
+    cases = [case("Kokoro"), case("Kokoro"), case("real people")]
+    found, late, cut = (Outcome(1.3, False, False, False, False, False), Outcome(2.1, False, False, False, False, False),
+                        Outcome(0.2, False, True, False, False, False))
+    table = groups_table([Row("babble 10 dB", [found, late, cut])], cases)
+    assert table[0] == "| end found within 1.5 s · cut in a pause · at the cap | Kokoro (2) | real people (1) |"
+    assert table[2] == "| babble 10 dB | 50 % · 0 · 0 | 0 % · 1 · 0 |"

@@ -253,6 +253,11 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("frequency", "ぱい。", OPEN),  # not where a yes or a no is asked for
     ("yes_no", "スペレース", OPEN),  # no reply's vowels
     ("safety_now", "", OPEN),
+    # Nothing written but marks (what Whisper gives for a voice it cannot make out under the TV) is
+    # no filler: no sign of more to come.
+    ("swelling", "、、", OPEN),
+    ("situations", "…", OPEN),
+    ("swelling", "\ufffd", OPEN),
 ])
 def test_what_the_words_say_about_the_end(matcher, question, text, verdict):
     assert matcher.turn_end(question, Heard(text=text)) == verdict
@@ -352,3 +357,15 @@ def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
     duplex.close()
     assert heard.text == "いいえ、腫れていません。" and recognizer.decodes == 1 and heard.timings["hearings"] >= 1
     assert heard.timings["endpoint"] < 1.0 and heard.timings["early_end"] == 1.0  # the words said it was over
+
+
+@pytest.mark.parametrize("text, confidence, verdict", [
+    ("私たちの", 0.07, OPEN),  # 「膝のけがはないです」 under the TV, guessed: no sign of more to come
+    ("私たちの", 0.8, GOING_ON),  # the same words heard with certainty: the person goes on
+    ("えっと、下りの階段と", 0.3, OPEN),
+    ("えっと、下りの階段と", None, GOING_ON),  # a recogniser without a confidence: the words alone
+    ("うーん", 0.2, GOING_ON),  # only a filler: thinking, however unsure the hearing
+])
+def test_words_stopping_on_a_particle_wait_longer_only_when_the_recogniser_is_fairly_sure(matcher, text, confidence,
+                                                                                            verdict):
+    assert matcher.turn_end("situations", Heard(text=text, confidence=confidence)) == verdict

@@ -6,8 +6,9 @@ here what the words say:
 - COMPLETE: a finished sentence that already answers the question clearly (the matcher accepts
   it) — the device may reply after a short pause instead of the full `end_silence_s`;
 - GOING_ON: only fillers so far (「えっと……」), or the words stop on a particle or a linking word
-  (「階段を下りるときと……」「はい、あと……」), or, at a question that does not ask for a yes or a no,
-  only words that buy time (「そうですね……」) — the person is still answering: wait longer;
+  (「階段を下りるときと……」「はい、あと……」) and the recogniser is fairly sure of them, or, at a
+  question that does not ask for a yes or a no, only words that buy time (「そうですね……」) — the
+  person is still answering: wait longer;
 - UNSURE: words that answer the question, but not clearly enough to take as heard (the matcher
   would read them back or ask about them: 「対象です」 for 「はいそうです」), or, where a yes or a no
   is asked for, a word the matcher cannot place with the vowels of a reply word (「ぱい」「開始」
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from voicecheck.reading import Token, analyse, normalise, reading, vowels
+from voicecheck.understanding.hypotheses import UNSURE_HEARING
 
 COMPLETE, UNSURE, GOING_ON, OPEN = "complete", "unsure", "going_on", "open"
 
@@ -38,7 +40,7 @@ QUICK_KINDS = frozenset({"yes_no", "single"})
 
 
 class HeardLike(Protocol):
-    text: str
+    text: str  # (and, when the recogniser gives one, `confidence`: its per-token probability)
 
 
 def words_continue(tokens: Sequence[Token], continuing: frozenset[str]) -> bool:
@@ -61,7 +63,10 @@ def how_it_ends(all_tokens: Sequence[Token], words: Sequence[Token], continuing:
     """GOING_ON when the words so far cannot be a whole answer, else OPEN (the words' part alone).
     `all_tokens`: what was heard; `words`: the same without fillers."""
     if not any(not t.is_boundary and t.reading for t in words):
-        return GOING_ON  # nothing but 「えっと」「うーん」: the answer has not begun
+        # Nothing but 「えっと」「うーん」: the answer has not begun. Nothing at all (「、、」「…」, a
+        # character the recogniser could not write) is no sign of more to come: under the TV Whisper
+        # writes such things for a voice it cannot make out.
+        return GOING_ON if any(not t.is_boundary and t.reading for t in all_tokens) else OPEN
     # The recogniser ends every hearing with 「。」 whether or not the sentence is over
     # (「階段を下りるときと。」), so a final full stop says nothing; a final comma does.
     last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
@@ -86,6 +91,13 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     words = matcher.fillers.remove(all_tokens)
     said = [t for t in words if not t.is_boundary]
     shape = how_it_ends(all_tokens, words, matcher.continuing_words)
+    confidence = getattr(heard, "confidence", None)
+    if shape == GOING_ON and said and confidence is not None and confidence < UNSURE_HEARING:
+        # Words the recogniser only guessed (the voice under the TV, an older voice) stop on a
+        # particle by chance: 「私たちの」 for 「膝のけがはないです」. That is no sign of more to come,
+        # and waiting longer for it made the reply come 2.4 s after the person stopped (bench voices,
+        # dev part). Only fillers (「うーん」) still wait longer, whatever the recogniser's certainty.
+        shape = OPEN
     if kind != "yes_no" and just_thinking(said, matcher.thinking_phrases):
         return GOING_ON  # 「そうですね」 agrees only when a yes or a no was asked for
     if kind not in QUICK_KINDS:
