@@ -26,6 +26,9 @@ in its pauses and the matcher says whether it is complete (end after 0.6 s), sti
 Sets: the answers of tests/data/other_voices (Kokoro voices jf_alpha and jm_kumo, not the
 product's voice) are the reported set; the Open JTalk corpus (bench/out/corpus, the product's
 own voice in four variants) was used to tune the thresholds and is shown apart (`--set tuning`).
+`--set voices` is the large held-out set (the spoken corpus's held-out part by 11 voices, clean and
+older-speaker renderings, and real people's recordings), reported per group of speakers;
+`--set voices_dev` is its dev part, where new rules are tried before the held-out part is run.
 """
 from __future__ import annotations
 
