@@ -54,6 +54,7 @@ WARM_S = 3.0  # the TV is on while the device asks
 CAP_S = 30.0  # EndpointConfig.max_answer_s
 WITHIN_S = 1.5  # target: end found within this after the end of speech
 PAUSES_S = (0.6, 0.8, 1.0, 1.1)  # pauses inside the two-part answers (all shorter than end_silence_s)
+END_SILENCE_S = 1.3  # EndpointConfig.end_silence_s: a pause this long may end an answer by design
 NOISES = ("babble", "music", "pink")
 SNRS = (20.0, 10.0, 5.0)
 
@@ -68,6 +69,7 @@ class Case:
     voice: str = ""
     question: str = ""  # what it answers (of a two-part answer: the first part's question)
     group: str = ""  # who speaks, as reported apart: an engine's voices, their older renderings, real people
+    longest_pause_s: float = 0.0  # the longest silence inside the speech (as speech_span measures it)
 
 
 def speech_span(samples: np.ndarray) -> tuple[float, float]:
@@ -79,6 +81,19 @@ def speech_span(samples: np.ndarray) -> tuple[float, float]:
     return first * 0.010, last * 0.010
 
 
+def longest_pause(samples: np.ndarray) -> float:
+    """The longest run of 10 ms frames without voice between the first and the last voiced one."""
+    mask = active_mask(samples)
+    if not mask.any():
+        return 0.0
+    inside = mask[int(np.argmax(mask)): len(mask) - int(np.argmax(mask[::-1]))]
+    longest = run = 0
+    for voiced in inside:
+        run = 0 if voiced else run + 1
+        longest = max(longest, run)
+    return longest * 0.010
+
+
 def _read(path: Path) -> np.ndarray:
     from voicecheck.audio import read_wav
 
@@ -88,7 +103,7 @@ def _read(path: Path) -> np.ndarray:
 def _case(name: str, samples: np.ndarray, voice: str, pause_s: float = 0.0, question: str = "",
           group: str = "") -> Case:
     start, end = speech_span(samples)
-    return Case(name, samples, start, end, pause_s, voice, question, group)
+    return Case(name, samples, start, end, pause_s, voice, question, group, longest_pause(samples))
 
 
 def _two_part(name: str, first: np.ndarray, second: np.ndarray, pause_s: float, voice: str,
@@ -412,7 +427,7 @@ def table(rows: list[Row], n: int) -> list[str]:
     return lines
 
 
-def words_table(rows: list[Row], n: int) -> list[str]:
+def words_table(rows: list[Row], n: int, cases: list[Case] | None = None) -> list[str]:
     lines = ["| condition | end wait p50 / p95 | end found within 1.5 s | cut at the 30 s cap | "
              "cut in a pause: after a complete sentence / other | the rest heard after the reply | "
              "ended early (complete, after 0.8 s) | microphone alone: within 1.5 s · cut after a complete sentence |",
@@ -420,6 +435,10 @@ def words_table(rows: list[Row], n: int) -> list[str]:
     for row in rows:
         after_complete = sum(1 for o in row.outcomes if o.cut_in_pause and o.ended_early)
         other = sum(1 for o in row.outcomes if o.cut_in_pause and not o.ended_early)
+        # A pause at least `end_silence_s` long may end an answer by design: said apart, when any.
+        long = sum(1 for o, c in zip(row.outcomes, cases or []) if o.cut_in_pause and not o.ended_early
+                   and c.longest_pause_s >= END_SILENCE_S)
+        other_cell = f"{other} ({long} in a pause ≥ {END_SILENCE_S:g} s)" if long else f"{other}"
         rest = row.count("rest_heard")
         # Without the rest (early_answers off: the microphone is closed while the device talks)
         # every answer whose rest was heard live is cut after its first part instead.
@@ -427,7 +446,7 @@ def words_table(rows: list[Row], n: int) -> list[str]:
                                           and o.end_wait_s is not None and o.end_wait_s <= WITHIN_S)
         lines.append(f"| {row.label} | {row.pct(50):.2f} s / {row.pct(95):.2f} s | "
                      f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
-                     f"{after_complete} / {other} | {rest} | {row.count('ended_early')} | "
+                     f"{after_complete} / {other_cell} | {rest} | {row.count('ended_early')} | "
                      f"{100 * alone_within / n:.0f} % ({alone_within}/{n}) · {after_complete + rest} |")
     return lines
 
@@ -492,7 +511,7 @@ def words_report(cases: list[Case], set_name: str, log, snrs: tuple[float, ...] 
             "measured (*the rest heard after the reply*; voicecheck.listening.rest_of_answer). With the microphone alone (early_answers off) those "
             "answers are cut after their first part (last column). "
             f"{time.perf_counter() - started:.0f} s to run.",
-            ""] + words_table(rows, n) + [""] + (
+            ""] + words_table(rows, n, cases) + [""] + (
                 ["Per group of speakers:", ""] + groups_table(rows, cases) + [""]
                 if len({c.group for c in cases}) > 1 else [])
 

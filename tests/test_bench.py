@@ -240,3 +240,13 @@ def test_the_endpointing_bench_reports_each_group_of_speakers_apart():
     table = groups_table([Row("babble 10 dB", [found, late, cut])], cases)
     assert table[0] == "| end found within 1.5 s · cut in a pause · at the cap | Kokoro (2) | real people (1) |"
     assert table[2] == "| babble 10 dB | 50 % · 0 · 0 | 0 % · 1 · 0 |"
+
+
+def test_the_endpointing_bench_measures_the_longest_pause_inside_an_answer():
+    from bench.endpointing import longest_pause
+
+    tone = (0.3 * np.sin(np.arange(int(0.5 * SAMPLE_RATE)) * 0.2)).astype(np.float32)
+    gap = np.zeros(int(1.4 * SAMPLE_RATE), np.float32)
+    edge = np.zeros(int(2.0 * SAMPLE_RATE), np.float32)  # silence around the answer is no pause in it
+    assert longest_pause(np.concatenate([edge, tone, gap, tone, edge])) == pytest.approx(1.4, abs=0.02)
+    assert longest_pause(np.concatenate([edge, tone, edge])) == 0.0
