@@ -54,7 +54,6 @@ WARM_S = 3.0  # the TV is on while the device asks
 CAP_S = 30.0  # EndpointConfig.max_answer_s
 WITHIN_S = 1.5  # target: end found within this after the end of speech
 PAUSES_S = (0.6, 0.8, 1.0, 1.1)  # pauses inside the two-part answers (all shorter than end_silence_s)
-END_SILENCE_S = 1.3  # EndpointConfig.end_silence_s: a pause this long may end an answer by design
 NOISES = ("babble", "music", "pink")
 SNRS = (20.0, 10.0, 5.0)
 
@@ -427,7 +426,7 @@ def table(rows: list[Row], n: int) -> list[str]:
     return lines
 
 
-def words_table(rows: list[Row], n: int, cases: list[Case] | None = None) -> list[str]:
+def words_table(rows: list[Row], n: int, cases: list[Case] | None = None, end_silence_s: float = 0.0) -> list[str]:
     lines = ["| condition | end wait p50 / p95 | end found within 1.5 s | cut at the 30 s cap | "
              "cut in a pause: after a complete sentence / other | the rest heard after the reply | "
              "ended early (complete, after 0.8 s) | microphone alone: within 1.5 s · cut after a complete sentence |",
@@ -437,8 +436,8 @@ def words_table(rows: list[Row], n: int, cases: list[Case] | None = None) -> lis
         other = sum(1 for o in row.outcomes if o.cut_in_pause and not o.ended_early)
         # A pause at least `end_silence_s` long may end an answer by design: said apart, when any.
         long = sum(1 for o, c in zip(row.outcomes, cases or []) if o.cut_in_pause and not o.ended_early
-                   and c.longest_pause_s >= END_SILENCE_S)
-        other_cell = f"{other} ({long} in a pause ≥ {END_SILENCE_S:g} s)" if long else f"{other}"
+                   and end_silence_s and c.longest_pause_s >= end_silence_s)
+        other_cell = f"{other} ({long} in a pause ≥ {end_silence_s:g} s)" if long else f"{other}"
         rest = row.count("rest_heard")
         # Without the rest (early_answers off: the microphone is closed while the device talks)
         # every answer whose rest was heard live is cut after its first part instead.
@@ -496,7 +495,8 @@ def words_report(cases: list[Case], set_name: str, log, snrs: tuple[float, ...] 
     conds = [Condition(None, None)] + [Condition(n, s) for s in snrs for n in NOISES]
     log(f"{set_name} · with the words …")
     started = time.perf_counter()
-    rows = measure(cases, load_tracks(), detectors()["now: Silero + background"], endpoint_config(Settings()),
+    config = endpoint_config(Settings())
+    rows = measure(cases, load_tracks(), detectors()["now: Silero + background"], config,
                    conds, log=log, words=words)
     n = len(cases)
     return [title, "",
@@ -511,7 +511,7 @@ def words_report(cases: list[Case], set_name: str, log, snrs: tuple[float, ...] 
             "measured (*the rest heard after the reply*; voicecheck.listening.rest_of_answer). With the microphone alone (early_answers off) those "
             "answers are cut after their first part (last column). "
             f"{time.perf_counter() - started:.0f} s to run.",
-            ""] + words_table(rows, n, cases) + [""] + (
+            ""] + words_table(rows, n, cases, config.end_silence_s) + [""] + (
                 ["Per group of speakers:", ""] + groups_table(rows, cases) + [""]
                 if len({c.group for c in cases}) > 1 else [])
 

@@ -250,3 +250,13 @@ def test_the_endpointing_bench_measures_the_longest_pause_inside_an_answer():
     edge = np.zeros(int(2.0 * SAMPLE_RATE), np.float32)  # silence around the answer is no pause in it
     assert longest_pause(np.concatenate([edge, tone, gap, tone, edge])) == pytest.approx(1.4, abs=0.02)
     assert longest_pause(np.concatenate([edge, tone, edge])) == 0.0
+
+
+def test_the_endpointing_bench_tells_a_cut_in_a_long_pause_from_one_in_a_short_pause():
+    from bench.endpointing import Case, Outcome, Row, words_table
+
+    cases = [Case("long", np.zeros(1, np.float32), 0.0, 1.0, longest_pause_s=1.45),
+             Case("short", np.zeros(1, np.float32), 0.0, 1.0, longest_pause_s=0.6)]
+    cut = Outcome(0.1, False, True, False, False, False)
+    row = words_table([Row("quiet", [cut, cut])], 2, cases, end_silence_s=1.3)[2]
+    assert "| 0 / 2 (1 in a pause ≥ 1.3 s) |" in row
