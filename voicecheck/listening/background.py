@@ -11,6 +11,11 @@ not added to the window, so a long answer can raise the bar neither above its ow
 syllables nor, once it is over, above the next answer. Before enough sound has
 been heard to know the background (`level_db` is None), only the absolute floor applies —
 an answer that begins at once is never lost for want of a background.
+
+It also keeps how often the voice detector heard a voice in the background (`voice_share`):
+nearly always under a TV's talk, nearly never with a fan, pink noise or instrumental music. Where
+the background has no voice in it, the detector's own verdict can be trusted closer to it
+(voicecheck.listening.detector).
 """
 from __future__ import annotations
 
@@ -25,10 +30,12 @@ class BackgroundLevel:
     def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.45) -> None:
         self.percentile = percentile
         self._levels: deque[float] = deque(maxlen=max(2, round(window_s / FRAME_S)))
+        self._voiced: deque[bool] = deque(maxlen=self._levels.maxlen)
         self._known_after = max(1, round(known_after_s / FRAME_S))
         self._held = False
         self._value: float | None = None
         self._spread: float = 0.0
+        self._voice_share: float | None = None
 
     @property
     def level_db(self) -> float | None:
@@ -42,11 +49,18 @@ class BackgroundLevel:
         must clear the background by more where the background itself jumps about."""
         return self._spread
 
+    @property
+    def voice_share(self) -> float | None:
+        """The share of the window's frames in which the voice detector heard a voice (None: not
+        known — the background is not known yet, or no verdicts were given)."""
+        return self._voice_share
+
     def hold(self, held: bool) -> None:
         """An answer is going on (True) or over (False)."""
         self._held = held
 
-    def update(self, frame_level_db: float) -> float | None:
+    def update(self, frame_level_db: float, voiced: bool | None = None) -> float | None:
+        """Learn one frame's level (and, when given, whether the voice detector heard a voice in it)."""
         if self._held and self._value is not None:
             # The answer's own frames are not the background: kept in the window, they made its
             # median the voice once the answer filled half of it, and the spread computed when the
@@ -54,6 +68,8 @@ class BackgroundLevel:
             # given over the device was never heard). The estimate stays as it was until the end.
             return self._value
         self._levels.append(frame_level_db)
+        if voiced is not None:
+            self._voiced.append(bool(voiced))
         if len(self._levels) < self._known_after:
             return self._value
         if self._held and self._value is None:
@@ -64,9 +80,14 @@ class BackgroundLevel:
                                            (10.0, self.percentile, 50.0))
         self._spread = float(mid - low)
         self._value = float(estimate)
+        # Known only once as many frames came with a verdict as the levels' window holds.
+        self._voice_share = (sum(self._voiced) / len(self._voiced)
+                             if self._voiced and len(self._voiced) >= len(self._levels) else None)
         return self._value
 
     def reset(self) -> None:
         self._levels.clear()
+        self._voiced.clear()
         self._value = None
+        self._voice_share = None
         self._spread = 0.0

@@ -49,6 +49,11 @@ class EndpointConfig:
     blips_below_voice_db: float = 12.0
     resume_frames_noisy: int = 4
     burst_gap_frames: int = 3
+    # A sound clearly over the room but not (yet) heard as a voice, just as a pause would end, holds
+    # the end this long at most: a voice's first consonant (「ふ」「ち」) comes 60–120 ms before the
+    # detector hears the voice in it. Without the hold, older voices that went on after a 1.1 s
+    # pause were cut in quiet (bench voices, dev part). A cough or a door costs this much, once.
+    onset_hold_s: float = 0.15
     pre_roll_s: float = 0.5  # audio kept from before the detected start (soft first consonants)
     max_answer_s: float = 30.0  # stop listening to a monologue here
 
@@ -130,17 +135,20 @@ class Endpointer:
         self._burst_frames = 0  # counted over the whole pause: flickering speech adds up, one blip does not
         self._pause_of_bursts = -1.0
         self._voice_levels: list[float] = []  # the answer's speech frames (dBFS), bursts left out
+        self._onset_held_s = 0.0  # how long the end of the current pause has been held (onset_hold_s)
         self.truncated = False
 
     @property
     def done(self) -> bool:
         return self.state in (self.ENDED, self.TIMED_OUT)
 
-    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None) -> list[np.ndarray]:
+    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None,
+             loud: bool | None = None) -> list[np.ndarray]:
         """Take one frame; return the frames that now belong to the answer (for streaming).
 
         `voiced` overrides the detector (for callers that judged the frame already), with the
-        frame's `level_db` from the same verdict when known (the blip rule needs it)."""
+        frame's `level_db` and `loud` from the same verdict when known (the blip rule and the
+        onset hold need them)."""
         if self.done:
             return []
         self.elapsed_s += self.frame_s
@@ -148,6 +156,8 @@ class Endpointer:
             voiced = bool(self.vad.is_speech(frame))
             last = getattr(self.vad, "last", None)
             level_db = getattr(last, "level_db", None)
+            loud = getattr(last, "loud", None)
+        loud = bool(voiced or loud)
         if self.state == self.WAITING:
             self._recent.append(voiced)
             self._pre_roll.append(frame)
@@ -194,6 +204,7 @@ class Endpointer:
         else:
             if self.silence_s == 0.0:
                 self.pause_started_at_s = self.elapsed_s
+                self._onset_held_s = 0.0
             self.silence_s += self.frame_s
             if (self._broken_pause is not None
                     and self.silence_s >= self.config.burst_gap_frames * self.frame_s - 1e-9):
@@ -207,7 +218,10 @@ class Endpointer:
             else self.config.end_silence_s
         )
         if self.silence_s >= needed - 1e-9:
-            self._end()
+            if loud and self._onset_held_s < self.config.onset_hold_s - 1e-9:
+                self._onset_held_s += self.frame_s  # perhaps the voice going on: see onset_hold_s
+            else:
+                self._end()
         elif self.elapsed_s - self.started_at_s >= self.config.max_answer_s - 1e-9:
             self._end()
             self.truncated = True
