@@ -62,8 +62,8 @@ class ToneIsVoice(SileroVoiceActivity):
 NOISE = np.random.default_rng(7).standard_normal(4 * SAMPLE_RATE).astype(np.float32) * 0.01  # -40 dBFS
 
 
-def soft_last_syllable(noise_probability: float) -> bool:
-    """Whether a voice 4–5 dB over the background (under the usual 6 dB bar) is heard as speech."""
+def soft_last_syllable(noise_probability: float):
+    """The verdict on a voice 4–5 dB over the background (under the usual 6 dB bar)."""
     detector = SpeechDetector(vad=ToneIsVoice(noise_probability))
     for frame in frames_of(NOISE):  # the room before the answer
         detector.judge(frame)
@@ -72,23 +72,25 @@ def soft_last_syllable(noise_probability: float) -> bool:
     verdicts = [detector.judge(frame) for frame in frames_of(tone)]  # the tone alone: few crossings
     margin = verdicts[-1].level_db - verdicts[-1].background_db
     assert 3.0 <= margin < 6.0, margin
-    return verdicts[-1].speech
+    return verdicts[-1]
 
 
-def test_where_the_background_has_no_voice_in_it_a_soft_voice_silero_is_sure_of_counts():
-    assert soft_last_syllable(noise_probability=0.0)  # pink noise, a fan, music without singing
+def test_where_the_background_has_no_voice_in_it_a_soft_voice_silero_is_sure_of_is_faint_speech():
+    verdict = soft_last_syllable(noise_probability=0.0)  # pink noise, a fan, music without singing
+    assert verdict.faint and verdict.loud and not verdict.speech
 
 
 def test_under_a_tvs_talk_the_full_bar_stays():
-    assert not soft_last_syllable(noise_probability=0.9)  # Silero hears the TV's voices too
+    verdict = soft_last_syllable(noise_probability=0.9)  # Silero hears the TV's voices too
+    assert not verdict.faint and not verdict.speech
 
 
 # ------------------------------------------------------------------ the end of a pause
 
 
 class Scripted:
-    """Per frame from a pattern: "V" speech, "L" a sound over the room that is not (yet) a voice,
-    "." the room."""
+    """Per frame from a pattern: "V" speech, "f" a faint voice (near a background with no voice in
+    it), "L" a sound over the room that is not (yet) a voice, "." the room."""
 
     def __init__(self, pattern: str) -> None:
         self.pattern, self.index, self.last = pattern, 0, None
@@ -96,7 +98,8 @@ class Scripted:
     def is_speech(self, frame) -> bool:
         kind = self.pattern[self.index] if self.index < len(self.pattern) else "."
         self.index += 1
-        self.last = SimpleNamespace(speech=kind == "V", level_db=-20.0 if kind != "." else -60.0, loud=kind != ".")
+        self.last = SimpleNamespace(speech=kind == "V", level_db=-20.0 if kind != "." else -60.0, loud=kind != ".",
+                                    faint=kind == "f")
         return kind == "V"
 
 
@@ -129,3 +132,21 @@ def test_a_sound_that_stays_no_voice_holds_the_end_only_briefly():
 def test_in_a_quiet_pause_the_end_comes_as_before():
     ended, _ = ended_at(SPEECH + "." * 100)
     assert ended == pytest.approx(0.9 + 1.32, abs=0.001)
+
+
+def test_a_faint_voice_carries_the_words_on_across_a_dip():
+    _, last_speech = ended_at(SPEECH + "." + "ffffff" + "." * 100)  # 「…です」 and a quiet 「か」
+    assert last_speech == pytest.approx(0.9 + 0.03 + 0.18)
+
+
+def test_a_faint_voice_after_a_pause_does_not_resume_the_answer():
+    """Live, behind the echo canceller, the TV's voices can be faint too: one in a pause is not the
+    person going on (it holds the end only as any sound does)."""
+    ended, last_speech = ended_at(SPEECH + "." * 20 + "ffffff" + "." * 100)
+    assert last_speech == pytest.approx(0.9)
+    assert ended == pytest.approx(0.9 + 1.32, abs=0.001)
+
+
+def test_a_faint_voice_never_starts_an_answer():
+    ended, last_speech = ended_at("." * 10 + "f" * 30 + "." * 10 + SPEECH + "." * 100)
+    assert last_speech == pytest.approx((10 + 30 + 10 + 30) * FRAME_S)

@@ -3,12 +3,15 @@
 A frame counts as the person's speech when
   1. the voice detector hears a voice in it (Silero VAD by default, webrtcvad as a fallback),
   2. it is louder than the absolute floor (-50 dBFS: hiss and far-away sound never count),
-  3. it stands `above_background_db` over the steady background (the TV across the room) — or,
-     where the background has no voice in it (a fan, pink noise, instrumental music: Silero hears
-     a voice in under `voiceless_background_share` of it) and Silero is sure of this frame, only
-     `above_voiceless_background_db` — and
+  3. it stands `above_background_db` over the steady background (the TV across the room), and
   4. it stands `above_echo_db` over what the device's own voice brings to the microphone
      while it speaks (voicecheck.listening.echo gives that level per frame).
+
+A frame that misses 3 only because it is too close to the background is `faint` speech when the
+background has no voice in it (a fan, pink noise, instrumental music: Silero hears a voice in
+under `voiceless_background_share` of it), Silero is sure of the frame and it stands
+`above_voiceless_background_db` over the background: a quiet last syllable. The endpointer lets
+it carry an answer on across a short dip, never start or resume one.
 """
 from __future__ import annotations
 
@@ -33,12 +36,15 @@ class DetectorConfig:
     above_background_db: float = 6.0  # at least this far above the background …
     above_spread: float = 1.25  # … and this many times the background's own swing (spread_db)
     # Where Silero hears no voice in the background itself, its verdict on a frame can be trusted
-    # much closer to the background. With pink noise or music 10 dB under an older voice, a quiet
+    # much closer to the background (a `faint` frame, see the module doc). With pink noise or music 10 dB under an older voice, a quiet
     # last syllable (「…ですか」) stood 3–5 dB over the background with Silero at 0.8: refused by the
     # 6 dB bar, its pause was heard 0.5 s longer than it was and two-part answers were cut in a
     # 1.1 s pause (bench voices, dev part). Under a TV's talk Silero hears a voice almost always
     # (0.93–1.0 of every 4 s of the babble track, against 0 of pink noise and of the music track),
-    # so there the full bar stays.
+    # so there the full bar stays. Live, behind the echo canceller, it hears hardly any voice in the
+    # bench's TV (babble with music), so there faint frames occur too: taken as speech anywhere, a
+    # burst of the TV's voice in a pause was taken as the person going on (a reply 2.5 s late), so
+    # faint frames only carry an answer on (voicecheck.listening.endpointer).
     voiceless_background_share: float = 0.1
     above_voiceless_background_db: float = 3.0
     # Levels are measured over this many frames (power mean): a crowd's syllables come and go
@@ -55,7 +61,8 @@ class FrameVerdict:
     voiced: bool  # the voice detector's own verdict, before the level tests
     level_db: float
     background_db: float | None
-    loud: bool = False  # clears the floor, the background and the echo, voice or not
+    loud: bool = False  # clears the floor, the background and the echo, voice or not (or is faint)
+    faint: bool = False  # a voice Silero is sure of, too close to a background with no voice in it
 
 
 class SpeechDetector:
@@ -99,14 +106,16 @@ class SpeechDetector:
         # the person: with the TV on, its voices would open an "answer" that the TV then keeps open.
         # The endpointer's pre-roll keeps the half second, so an answer that began at once keeps its start.
         loud_enough = level >= self.config.floor_dbfs and background is not None
+        faint = False
         if background is not None:
             margin = max(self.config.above_background_db, self.config.above_spread * known.spread_db)
-            if sure and self._voiceless(known):
-                margin = self.config.above_voiceless_background_db
+            faint = (loud_enough and bool(sure) and level < background + margin and self._voiceless(known)
+                     and level >= background + self.config.above_voiceless_background_db)
             loud_enough = loud_enough and level >= background + margin
         if echo_db is not None:
-            loud_enough = loud_enough and level >= echo_db + self.config.above_echo_db
-        verdict = FrameVerdict(voiced and loud_enough, voiced, level, background, loud_enough)
+            over_echo = level >= echo_db + self.config.above_echo_db
+            loud_enough, faint = loud_enough and over_echo, faint and over_echo
+        verdict = FrameVerdict(voiced and loud_enough, voiced, level, background, loud_enough or faint, faint)
         if echo_db is None or level > echo_db + self.config.above_echo_db:
             # While the device talks its own voice is not background (it stops when the device
             # stops), but what stands clearly over it is (a TV).

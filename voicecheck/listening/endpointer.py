@@ -54,6 +54,10 @@ class EndpointConfig:
     # detector hears the voice in it. Without the hold, older voices that went on after a 1.1 s
     # pause were cut in quiet (bench voices, dev part). A cough or a door costs this much, once.
     onset_hold_s: float = 0.15
+    # A faint voice (voicecheck.listening.detector: a quiet last syllable near a background with no
+    # voice in it) carries the answer on only this soon after its last speech — across a dip inside a
+    # word, not after a pause, where it may be a voice on the TV — and never starts an answer.
+    faint_carries_within_s: float = 0.25
     pre_roll_s: float = 0.5  # audio kept from before the detected start (soft first consonants)
     max_answer_s: float = 30.0  # stop listening to a monologue here
 
@@ -143,12 +147,12 @@ class Endpointer:
         return self.state in (self.ENDED, self.TIMED_OUT)
 
     def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None,
-             loud: bool | None = None) -> list[np.ndarray]:
+             loud: bool | None = None, faint: bool | None = None) -> list[np.ndarray]:
         """Take one frame; return the frames that now belong to the answer (for streaming).
 
         `voiced` overrides the detector (for callers that judged the frame already), with the
-        frame's `level_db` and `loud` from the same verdict when known (the blip rule and the
-        onset hold need them)."""
+        frame's `level_db`, `loud` and `faint` from the same verdict when known (the blip rule, the
+        onset hold and a quiet last syllable need them)."""
         if self.done:
             return []
         self.elapsed_s += self.frame_s
@@ -157,7 +161,11 @@ class Endpointer:
             last = getattr(self.vad, "last", None)
             level_db = getattr(last, "level_db", None)
             loud = getattr(last, "loud", None)
+            faint = getattr(last, "faint", None)
         loud = bool(voiced or loud)
+        if (faint and not voiced and self.state == self.SPEAKING
+                and self.silence_s < self.config.faint_carries_within_s - 1e-9):
+            voiced = True  # the quiet end of the same words
         if self.state == self.WAITING:
             self._recent.append(voiced)
             self._pre_roll.append(frame)

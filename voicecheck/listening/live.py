@@ -246,7 +246,7 @@ class LiveListener:
         index = start
         while index < now:  # look back: answers given while the device talked
             frame, verdict = self._frame(index)
-            endpointer.feed(frame, verdict.speech, verdict.level_db, verdict.loud)
+            endpointer.feed(frame, verdict.speech, verdict.level_db, verdict.loud, verdict.faint)
             index += 1
             if endpointer.done:
                 utterance = endpointer.finish()
@@ -261,7 +261,7 @@ class LiveListener:
         while True:
             while not endpointer.done:
                 frame, verdict = self._frame(index)
-                endpointer.feed(frame, verdict.speech, verdict.level_db, verdict.loud)
+                endpointer.feed(frame, verdict.speech, verdict.level_db, verdict.loud, verdict.faint)
                 index += 1
                 if after_frame is not None:
                     after_frame(endpointer)
