@@ -44,7 +44,8 @@ class DetectorConfig:
     # so there the full bar stays. Live, behind the echo canceller, it hears hardly any voice in the
     # bench's TV (babble with music), so there faint frames occur too: taken as speech anywhere, a
     # burst of the TV's voice in a pause was taken as the person going on (a reply 2.5 s late), so
-    # faint frames only carry an answer on (voicecheck.listening.endpointer).
+    # faint frames only carry an answer on (voicecheck.listening.endpointer; the one-stream live
+    # listener does not pass them to it yet, see voicecheck.listening.live).
     voiceless_background_share: float = 0.1
     above_voiceless_background_db: float = 3.0
     # Levels are measured over this many frames (power mean): a crowd's syllables come and go

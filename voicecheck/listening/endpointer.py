@@ -162,7 +162,9 @@ class Endpointer:
             level_db = getattr(last, "level_db", None)
             loud = getattr(last, "loud", None)
             faint = getattr(last, "faint", None)
-        loud = bool(voiced or loud)
+        # Only a caller that says how loud the frame was gets the onset hold (a voiced frame is loud);
+        # without it the end comes as it always did.
+        loud = loud is not None and bool(voiced or loud)
         if (faint and not voiced and self.state == self.SPEAKING
                 and self.silence_s < self.config.faint_carries_within_s - 1e-9):
             voiced = True  # the quiet end of the same words
