@@ -146,25 +146,23 @@ class Endpointer:
     def done(self) -> bool:
         return self.state in (self.ENDED, self.TIMED_OUT)
 
-    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None,
-             loud: bool | None = None, faint: bool | None = None) -> list[np.ndarray]:
+    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None) -> list[np.ndarray]:
         """Take one frame; return the frames that now belong to the answer (for streaming).
 
         `voiced` overrides the detector (for callers that judged the frame already), with the
-        frame's `level_db`, `loud` and `faint` from the same verdict when known (the blip rule, the
-        onset hold and a quiet last syllable need them)."""
+        frame's `level_db` from the same verdict when known (the blip rule needs it). The onset hold
+        and a faint voice carrying an answer on act only when the endpointer asks the detector itself
+        (its verdict's `loud` and `faint`)."""
         if self.done:
             return []
         self.elapsed_s += self.frame_s
+        loud = faint = False
         if voiced is None:
             voiced = bool(self.vad.is_speech(frame))
             last = getattr(self.vad, "last", None)
             level_db = getattr(last, "level_db", None)
-            loud = getattr(last, "loud", None)
-            faint = getattr(last, "faint", None)
-        # Only a caller that says how loud the frame was gets the onset hold (a voiced frame is loud);
-        # without it the end comes as it always did.
-        loud = loud is not None and bool(voiced or loud)
+            loud = hasattr(last, "loud") and (voiced or bool(last.loud))  # a detector that knows loudness
+            faint = bool(getattr(last, "faint", False))
         if (faint and not voiced and self.state == self.SPEAKING
                 and self.silence_s < self.config.faint_carries_within_s - 1e-9):
             voiced = True  # the quiet end of the same words

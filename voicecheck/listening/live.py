@@ -246,10 +246,9 @@ class LiveListener:
         index = start
         while index < now:  # look back: answers given while the device talked
             frame, verdict = self._frame(index)
-            # Without the verdict's `loud` and `faint`: the onset hold and a faint voice carrying an answer
-            # on (voicecheck.listening.endpointer) are not used on this path yet. With them, live, an answer
-            # given over the device's choices was taken as its first 0.33 s and the device did not stop
-            # (tests/test_live_room.py; the cause is not found yet).
+            # Verdicts judged already: the endpointer's onset hold and faint voice do not act on this path
+            # yet. With them, live, an answer given over the device's choices was taken as its first 0.33 s
+            # and the device did not stop (tests/test_live_room.py; the cause is not found yet).
             endpointer.feed(frame, verdict.speech, verdict.level_db)
             index += 1
             if endpointer.done:
