@@ -234,6 +234,23 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("yes_no", "いや…", OPEN),  # a whole no, though いや also links (「いや、週に一回です」): the usual pause
     ("frequency", "たまにです。いや", GOING_ON),  # a correction begins
     ("yes_no", "でも", GOING_ON),  # a linking word alone, not an answer
+    # A clause of reason left hanging (言いさし) is how many people stop answering a yes/no or a
+    # one-option question: the usual pause, never the short one …
+    ("safety_now", "ろれつがうまく回らなくて", UNSURE),
+    ("getting_worse", "変わらないで", UNSURE),
+    ("swelling", "腫れてないから", UNSURE),
+    ("going_out_less", "もともと出かけないので。", UNSURE),
+    ("swelling", "痛くて", OPEN),  # not understood: the usual pause, then asked again
+    # … but not a verb's own て-form, which may still take its negation (「腫れて……いません」),
+    ("swelling", "腫れて", GOING_ON),
+    ("swelling", "腫れて、", GOING_ON),  # nor a clause with a comma after it,
+    ("frequency", "階段で", GOING_ON),  # nor a particle after a noun,
+    ("situations", "階段を下りるときで、", GOING_ON),
+    ("situations", "立ち上がるとき転びそうになるので", GOING_ON),  # nor where several answers may follow
+    # A final particle that is part of the answer's own words (「はい、たまに」 written 「入たまに」:
+    # たま + に) ends nothing half-said: the usual pause. One that is not (「週に……」) still waits.
+    ("frequency", "入たまに。", UNSURE),
+    ("frequency", "週に", GOING_ON),
     # 「そうですね」 buys time before an answer that is not a yes or a no …
     ("since_when", "そうですね。", GOING_ON),
     ("frequency", "うーん、そうですねー。", GOING_ON),

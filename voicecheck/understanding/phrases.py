@@ -138,6 +138,7 @@ class AnswerPhrases:
     catch_all: CatchAll
     continuing: tuple[str, ...] = ()  # words after which an answer is not over (あと, それから): [turn_end]
     thinking: tuple[str, ...] = ()  # 「そうですね」: a yes to a yes/no question, else time to think: [turn_end]
+    trailing_reasons: tuple[str, ...] = ()  # 「…ので」「…なくて」: an answer may stop on them: [turn_end]
     # command id -> whole sentences it is said as, only to compare garbled utterances with: [commands.whole]
     commands_whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -329,5 +330,6 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         catch_all=_catch_all(t.table("catch_all"), content),
         continuing=t.table("turn_end").texts("continuing"),
         thinking=t.table("turn_end").texts("thinking"),
+        trailing_reasons=t.table("turn_end").texts("trailing_reasons"),
         commands_whole=_text_lists(whole, COMMAND_IDS) if whole else {},
     )

@@ -8,7 +8,9 @@ here what the words say:
 - GOING_ON: only fillers so far (「えっと……」), or the words stop on a particle or a linking word
   (「階段を下りるときと……」「はい、あと……」) and the recogniser is fairly sure of them, or, at a
   question that does not ask for a yes or a no, only words that buy time (「そうですね……」) — the
-  person is still answering: wait longer;
+  person is still answering: wait longer. Where one answer is the whole answer, a clause of reason
+  or circumstance left hanging (「もともと出かけないので」「ろれつが回らなくて」) is how many people
+  stop: the usual wait, and never an early end (what follows could still change it);
 - UNSURE: words that answer the question, but not clearly enough to take as heard (the matcher
   would read them back or ask about them: 「対象です」 for 「はいそうです」), or, where a yes or a no
   is asked for, a word the matcher cannot place with the vowels of a reply word (「ぱい」「開始」
@@ -37,6 +39,7 @@ _LINKING_PARTICLES = frozenset({"格助詞", "並立助詞", "接続助詞", "�
 _FINAL_KINDS = ("終助詞", "副助詞")
 # Kinds of question whose answer is one thing, so that a clear, finished answer is all of it.
 QUICK_KINDS = frozenset({"yes_no", "single"})
+_TE_FORMS = frozenset({"て", "で"})
 
 
 class HeardLike(Protocol):
@@ -76,6 +79,40 @@ def how_it_ends(all_tokens: Sequence[Token], words: Sequence[Token], continuing:
     return GOING_ON if words_continue(last_said, continuing) else OPEN
 
 
+def stops_on_a_reason(all_tokens: Sequence[Token], reasons: frozenset[str]) -> bool:
+    """True when the words stop on a clause left hanging (言いさし): a particle in `reasons` after a
+    finished predicate (「出かけないので」「痛むから」「回らなくて」「変わらないで」), with no comma after
+    it. After a noun the same particles link on (「階段で……」「朝から……」), and a verb's own て-form
+    may still take its negation (「腫れて……いません」), so neither counts."""
+    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
+    if len(last_said) < 2 or last_said[-1].is_boundary or last_said[-2].is_boundary:
+        return False
+    particle, before = last_said[-1], last_said[-2]
+    if particle.pos != "助詞" or normalise(particle.surface) not in reasons:
+        return False
+    if normalise(particle.surface) in _TE_FORMS:
+        return before.pos in ("助動詞", "形容詞")  # 「回らなくて」「変わらないで」「痛くて」, not 「腫れて」
+    return before.pos in ("動詞", "助動詞", "形容詞")
+
+
+def particle_of_the_answer(matcher, question_id: str, heard: HeardLike, all_tokens: Sequence[Token]) -> bool:
+    """True when the final particle is part of the answer's own words, not a link to more: the
+    words are understood as an answer, and without the particle they are not (「たまに」 written
+    「入たまに」 splits into たま + に; without 「に」 no frequency is said). Such words get the usual
+    wait, never the short one: they ended on a particle after all. A particle that links clauses
+    (「腫れて……いません」) is never the answer's own: what follows it may still turn it round."""
+    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
+    if (not last_said or last_said[-1].is_boundary or last_said[-1].pos != "助詞"
+            or last_said[-1].pos1 == "接続助詞"):
+        return False
+    match = matcher.understand(question_id, heard)
+    if match.decision != "accept":
+        return False
+    end = next(i for i, t in enumerate(all_tokens) if t is last_said[-1])
+    without = matcher.match(question_id, "".join(t.surface for t in all_tokens[:end]))
+    return without.decision != "accept" or without.option_ids != match.option_ids
+
+
 def just_thinking(said: Sequence[Token], thinking: frozenset[str]) -> bool:
     """True when the words said (fillers and punctuation left out) are only a phrase that buys
     time (「うーん、そうですね」); `thinking`: those phrases' readings."""
@@ -102,16 +139,21 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
         return GOING_ON  # 「そうですね」 agrees only when a yes or a no was asked for
     if kind not in QUICK_KINDS:
         return shape
+    hanging = shape == GOING_ON and stops_on_a_reason(all_tokens, matcher.trailing_reasons)
+    if hanging:
+        shape = OPEN
     if shape == GOING_ON:
         # 「いや」 is a linking word (「いや、週に一回です」) but also a whole no: said alone and
         # understood as an answer, it gets the usual wait, not the longer one (measured live: a
         # reply 2.7 s after 「いや」), and never the short one.
         if len(said) == 1 and said[0].pos == "接続詞" and matcher.understand(question_id, heard).decision == "accept":
             return OPEN
+        if particle_of_the_answer(matcher, question_id, heard, all_tokens):
+            return UNSURE
         return shape
     match = matcher.understand(question_id, heard)
     if match.decision == "accept":
-        return COMPLETE
+        return UNSURE if hanging else COMPLETE
     if match.decision == "confirm":
         return UNSURE
     # Live under the TV, 「はい」 heard 「ぱい」 was replied to 2.15 s after it ended: the wait for a
