@@ -8,7 +8,9 @@ One answer goes through these steps, each in its own module of `voicecheck.under
 4. `numbers`: ages (「もう78です」「昭和18年生まれ」), rates (「2か月に1回」), positions (「2番目」).
 5. `negation`: what follows each phrase in its clause may deny it (腫れてはいません → no);
    「AじゃなくてB」 keeps only B.
-6. `decision`: the evidence becomes one answer with a score; unrelated words lower it.
+6. `corrections`: 「AじゃなくてB」 keeps B; `coverage`: words no evidence explains; `decision`:
+   the evidence becomes one answer with a score, unrelated words lowering it; `catch_all`: a
+   moment no option names is "other".
 7. `sound_alikes`: when nothing matched exactly, a phonetically close phrase is offered for a
    read-back, never accepted; a reply word garbled at the start (入れ, 理営 for いいえ) is set aside.
    `voicing`: when nothing was understood, words heard with a voicing mark lost (とれ for どれ)
@@ -28,7 +30,10 @@ from pathlib import Path
 from voicecheck.content import Content
 from voicecheck.interfaces import Heard
 from voicecheck.reading import INFLECTING_POS, Token, analyse, base_reading, normalise, reading, vowels
+from voicecheck.understanding.catch_all import CatchAll
 from voicecheck.understanding.coach_commands import match_table
+from voicecheck.understanding.corrections import apply_corrections
+from voicecheck.understanding.coverage import clause_clean, set_off_reply, unexplained_share
 from voicecheck.understanding.decision import (
     CONFLICT_CAP,
     ONLY_FILLERS,
@@ -45,7 +50,7 @@ from voicecheck.understanding.hypotheses import understand
 from voicecheck.understanding.doubts import Doubts, read_back_if_doubtful
 from voicecheck.understanding.list_items import item_not_understood
 from voicecheck.understanding.evidence import ECHO, INTERJECTION, STATEMENT, Evidence, covered_words, find_evidence, resolve
-from voicecheck.understanding.negation import NegationRules
+from voicecheck.understanding.negation import NegationRules, read_denials
 from voicecheck.understanding.numbers import NumberReader, spoken_number
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
 from voicecheck.understanding.phrases import AnswerPhrases, load_answer_phrases
@@ -91,8 +96,7 @@ class Matcher:
         replies = {aid: self._reply_words(d.yes_no.interjections.get(aid, ())) for aid in ("yes", "no")}
         self._reply_shapes = ReplyShapes(*(frozenset(s for t in replies[aid] if len(s := vowels(t.reading)) >= 2)
                                            for aid in ("yes", "no")))
-        self._catch_all_markers = PhraseSet.of([p for t in d.catch_all.markers
-                                                if (p := compile_phrase(t, d.catch_all.option, "caution", ECHO))])
+        self._catch_all = CatchAll(d.catch_all)
 
         commands = [p for cid, texts in d.commands.items() for t in texts
                     if (p := compile_phrase(t, cid, "command", ECHO, topic_markers=d.topic_markers))]
@@ -354,43 +358,9 @@ class Matcher:
         kept = [e for e in kept if not (e.target == "yes" and any(m.first <= e.last and e.first <= m.last
                                                                    for m in markers))]
         commands = [e for e in kept if e.kind == "command" and self._command_form(u, e, neutral) != "denied"]
-        answers = [e for e in kept if e.kind != "command"]
-
-        # Negation: read each phrase's clause up to the next phrase that carries its own meaning.
-        stops = sorted(e.first for e in kept if e.tier >= ECHO or e.kind == "command")
-        for e in answers:
-            if e.kind == "interjection" or e.tail_end >= 0:
-                continue
-            stop = next((s for s in stops if s > e.last), len(u.tokens))
-            scope = self._negation.scope(u, e.last, stop, neutral)
-            # A phrase written denied (歩けない) is confirmed by a denial in the answer (歩けません)
-            # and denied by its absence (歩けます).
-            e.negated, e.tail_end = scope.negated != e.negative, scope.tail_end
-            if scope.no_problem:  # 「出かけるのは平気」: whatever the phrase, the thing is no trouble
-                e.negated, e.denied_by = True, "no_problem"
-
-        # A statement read as part of another phrase's tail (the second ない of 「ないこともない」)
-        # belongs to that phrase.
-        answers = [e for e in answers if e.kind != "statement"
-                   or not any(o is not e and o.last < e.first < o.tail_end for o in answers)]
-
-        # Corrections: 「AじゃなくてB」, 「はい、いや違う、いいえ」 keep only what follows.
-        corrected = False
-        withdrawn_at: int | None = None  # the last correction marker, when no answer follows it
-        taken_back = self._no_after_an_answer(kind, u, answers)
-        cuts = [m.last for m in markers] + taken_back
-        # Cut by a plain いや (which may be misheard), or taken back with no answer after: read back.
-        doubtful_correction = False
-        if cuts and answers:
-            for cut in sorted(cuts, reverse=True):
-                after = [e for e in answers if e.first > cut]
-                if after:
-                    answers, corrected, doubtful_correction = after, True, cut in taken_back
-                    break
-            else:
-                # 「…じゃなくて」 with nothing after it: what came first is withdrawn
-                corrected = doubtful_correction = True
-                withdrawn_at = max(cuts)
+        answers = read_denials(self._negation, u, kept, [e for e in kept if e.kind != "command"], neutral, ECHO)
+        fixed = apply_corrections(kind, u, answers, markers, self._no_readings)
+        answers, corrected, withdrawn_at = fixed.answers, fixed.corrected, fixed.withdrawn_at
 
         covered = covered_words(u, kept)
         if withdrawn_at is not None and any(is_content(u.tokens[k], neutral) and not covered[k]
@@ -400,13 +370,13 @@ class Matcher:
             # hypothesis may hold the words: 「いや週に一回はあります」).
             return Match(cautions=("withdrawn",))
         lead = misheard_reply_lead(u.tokens, covered, self._reply_shapes)
-        ratio = self._unexplained_share(u, covered, neutral, lead.tokens, lead.like_reply)
+        ratio = unexplained_share(u, covered, neutral, lead.tokens, lead.like_reply)
         # A reply word garbled into the answer's first words (理営 of 「理営どれもありません」) is
         # no other thing said in its clause.
         explained = [c or i < lead.tokens for i, c in enumerate(covered)] if lead.guessed else covered
 
         # Statements (ある/ない) count only in a clause that says nothing else.
-        answers = [e for e in answers if e.kind != "statement" or self._clause_clean(u, e, explained, neutral)]
+        answers = [e for e in answers if e.kind != "statement" or clause_clean(u, e, explained, neutral)]
 
         if kind in ("single", "multi"):
             answers = option_answers(self._options[question_id], kind == "multi", answers)
@@ -420,7 +390,7 @@ class Matcher:
                         return Match(option_ids=tuple(order), score=SET_OFF_REPLY_SCORE, decision="confirm",
                                      cautions=("bare_number",))
                     return Match(option_ids=tuple(order), score=95.0, decision="accept")
-                other = self._catch_all(question_id, u, covered, neutral, found)
+                other = self._catch_all.other(question_id, u, covered, neutral, found, self.safeguards.asks_back)
                 if other is not None:
                     return other
         else:
@@ -456,11 +426,10 @@ class Matcher:
             return self._sound_alike(question_id, kind, u) or Match()
 
         match = choose(kind, self._options.get(question_id, ()), answers, ratio)
-        if match.decision == "reprompt" and self._set_off_reply(u, answers):
+        if match.decision == "reprompt" and set_off_reply(u, answers):
             # 「はい。野球部でですが。」: a clear はい or いいえ, then words of its own: read back.
             match = result(match.option_ids or (answers[0].target,), SET_OFF_REPLY_SCORE)
-        if question_id == self.data.catch_all.question and match.decision == "accept":
-            match = self._with_other(match)
+        match = self._catch_all.with_other(question_id, match)
         opens_with_no = lead.sounds_like_no or (bool(u.tokens) and u.tokens[0].reading in self._no_readings)
         match = read_back_if_doubtful(match, Doubts(
             no_before_yes=opens_with_no and "yes" in match.option_ids,
@@ -468,7 +437,7 @@ class Matcher:
             list_item_not_understood=(kind == "multi" and match.decision == "accept"
                                       and item_not_understood(u, answers, covered, neutral, self._adding_words)),
             with_command=bool(commands),
-            doubtful_correction=doubtful_correction,
+            doubtful_correction=fixed.doubtful,
             corrected_yes_no=corrected and kind == "yes_no" and question_id != YES_NO,
         ))
         deciding = tuple(e.phrase for e in answers if e.phrase and not e.denied_by)
@@ -482,68 +451,6 @@ class Matcher:
         return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged,
                                      guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word,
                                      one_sign_denied=one_sign_denied)
-
-    def _no_after_an_answer(self, kind: str, u: Utterance, answers: list[Evidence]) -> list[int]:
-        """「たまにです。いや、週に一回です」: on a question of one choice, which いいえ does not
-        answer, a clause opening with いや / いいえ after an answer takes that answer back."""
-        if kind != "single" or not answers:
-            return []
-        after = min(e.last for e in answers)
-        return [i for i, t in enumerate(u.tokens)
-                if i > after and t.reading in self._no_readings and u.tokens[i - 1].is_boundary]
-
-    @staticmethod
-    def _unexplained_share(u: Utterance, covered: list[bool], neutral: frozenset[str], lead: int = 0,
-                           like_reply: bool = False) -> float:
-        """How much of what was said no evidence explains (0..1): the larger of the share of
-        sounds and the share of meaningful words, so one short unrelated word (歯 of 「歯が痛い」)
-        counts as much as a long one."""
-        meaningful = [i for i, t in enumerate(u.tokens)
-                      if is_content(t, neutral) or (covered[i] and not t.is_function and t.reading)]
-        # A short word set off at the start (「入れ、熱くないです」「いれいえ、変わりません」) is a
-        # reply word the recogniser misheard (いいえ), not something else being said.
-        # Unless it sounds like a reply word, a lead that is all there is to the answer may be its
-        # topic (「お金、ありません」) and still counts.
-        if lead and (like_reply or any(i >= lead for i in meaningful)):
-            meaningful = [i for i in meaningful if i >= lead]
-        if not meaningful:
-            return 0.0
-        unexplained = [i for i in meaningful if not covered[i] and is_content(u.tokens[i], neutral)]
-        sounds = sum(len(u.tokens[i].reading) for i in unexplained) / sum(len(u.tokens[i].reading) for i in meaningful)
-        return max(sounds, len(unexplained) / len(meaningful))
-
-    def _catch_all(self, question_id: str, u: Utterance, covered: list[bool], neutral: frozenset[str],
-                   found: list[Evidence]) -> Match | None:
-        """「お風呂をまたぐとき」: a moment none of the options names is "other", read back."""
-        rule = self.data.catch_all
-        if question_id != rule.question or any(e.kind != "correction" for e in found):
-            return None
-        if not any(find(p, u) for p in self._catch_all_markers.candidates(u)):
-            return None
-        said = [t for i, t in enumerate(u.tokens) if not covered[i] and is_content(t, neutral)]
-        if not said or self.safeguards.asks_back(u):
-            return None
-        return Match(option_ids=(rule.option,), score=SET_OFF_REPLY_SCORE, decision="confirm", cautions=("catch_all",))
-
-    def _with_other(self, match: Match) -> Match:
-        """「正座していて、立ち上がろうとしたとき」: "other" (正座) beside a named moment may be where
-        the named moment happened, or a moment of its own; read back."""
-        if self.data.catch_all.option in match.option_ids and len(match.option_ids) > 1:
-            return result(match.option_ids, min(match.score, CONFLICT_CAP))
-        return match
-
-    @staticmethod
-    def _set_off_reply(u: Utterance, answers: list[Evidence]) -> bool:
-        """Is the answer a lone はい or いいえ said as a sentence of its own, the rest being more words?"""
-        replies = [e for e in answers if e.kind == "interjection"]
-        if len(answers) != len(replies) or len({e.target for e in replies}) != 1:
-            return False
-        first = replies[0]
-        return first.first == 0 and first.last + 1 < len(u.tokens) and u.tokens[first.last + 1].is_boundary
-
-    def _clause_clean(self, u: Utterance, e: Evidence, covered: list[bool], neutral: frozenset[str]) -> bool:
-        lo, hi = u.clause_of(e.first, e.last)
-        return not any(is_content(u.tokens[k], neutral) and not covered[k] for k in range(lo, hi + 1))
 
     def _sounds_like_session_command(self, u: Utterance) -> Match | None:
         """「もう張りにします」 for 「もう終わりにします」: a session command is only asked about

@@ -85,3 +85,23 @@ class NegationRules:
                 break
             k += 1
         return Scope(count % 2 == 1 and not limited, explained, no_problem and count == 1)
+
+
+def read_denials(rules: NegationRules, u: Utterance, kept: list, answers: list, neutral: frozenset[str],
+                 echo_tier: int) -> list:
+    """Marks each answer's evidence denied or not, reading its clause up to the next phrase that
+    carries its own meaning (evidence of `echo_tier` or a command), and drops a statement read as
+    part of another phrase's tail (the second ない of 「ないこともない」). Returns the answers kept."""
+    stops = sorted(e.first for e in kept if e.tier >= echo_tier or e.kind == "command")
+    for e in answers:
+        if e.kind == "interjection" or e.tail_end >= 0:
+            continue
+        stop = next((s for s in stops if s > e.last), len(u.tokens))
+        scope = rules.scope(u, e.last, stop, neutral)
+        # A phrase written denied (歩けない) is confirmed by a denial in the answer (歩けません)
+        # and denied by its absence (歩けます).
+        e.negated, e.tail_end = scope.negated != e.negative, scope.tail_end
+        if scope.no_problem:  # 「出かけるのは平気」: whatever the phrase, the thing is no trouble
+            e.negated, e.denied_by = True, "no_problem"
+    return [e for e in answers if e.kind != "statement"
+            or not any(o is not e and o.last < e.first < o.tail_end for o in answers)]
