@@ -17,9 +17,10 @@ class ScriptedDetector:
     """Says speech or not per frame from a pattern ("V" speech, "." not), with levels and a
     steady background, like SpeechDetector's verdicts."""
 
-    def __init__(self, pattern: str, background_db: float | None, voice_db: float) -> None:
+    def __init__(self, pattern: str, background_db: float | None, voice_db: float,
+                 voice_share: float | None = None) -> None:
         self.pattern, self.index = pattern, 0
-        self.background = SimpleNamespace(level_db=background_db)
+        self.background = SimpleNamespace(level_db=background_db, voice_share=voice_share)
         self.voice_db = voice_db
         self.last = None
 
@@ -34,9 +35,11 @@ class ScriptedDetector:
         pass
 
 
-def ended_at(pattern: str, background_db: float | None = -35.0, voice_db: float = -15.0) -> float:
+def ended_at(pattern: str, background_db: float | None = -35.0, voice_db: float = -15.0,
+             voice_share: float | None = None) -> float:
     """Seconds from the start of the pattern until the answer is declared over."""
-    endpointer = Endpointer(EndpointConfig(end_silence_s=1.3), ScriptedDetector(pattern, background_db, voice_db))
+    endpointer = Endpointer(EndpointConfig(end_silence_s=1.3),
+                            ScriptedDetector(pattern, background_db, voice_db, voice_share))
     frame = np.zeros(FRAME_SAMPLES, np.float32)
     for n in range(2000):
         endpointer.feed(frame)
@@ -69,6 +72,20 @@ def test_a_voice_flickering_under_the_noise_adds_up_to_going_on():
 def test_a_person_barely_louder_than_the_background_keeps_every_burst():
     blip = SPEECH + "." * 20 + "VVV" + "." * 200
     assert ended_at(blip, background_db=-20.0, voice_db=-15.0) - SPEECH_END_S > 1.3 + 0.6
+
+
+def test_under_a_tvs_talk_a_person_11_db_over_it_is_clear_of_its_blips():
+    # Silero hears a voice in most of the background (a TV's talk): 11 dB over it is enough to
+    # tell the TV's bursts from the person going on; over a voiceless background (pink noise,
+    # music) or one not measured yet, 12 dB still is.
+    blip = SPEECH + "." * 20 + "VVV" + "." * 200  # a 90 ms burst of the TV's voice
+    assert ended_at(blip, background_db=-26.0, voice_db=-15.0, voice_share=0.95) - SPEECH_END_S <= 1.3 + 0.2
+    assert ended_at(blip, background_db=-26.0, voice_db=-15.0, voice_share=0.0) - SPEECH_END_S > 1.3 + 0.6
+    assert ended_at(blip, background_db=-26.0, voice_db=-15.0) - SPEECH_END_S > 1.3 + 0.6
+    # and the person going on is still heard
+    went_on = SPEECH + "." * 20 + "V" * 8 + "." * 200
+    assert ended_at(went_on, background_db=-26.0, voice_db=-15.0, voice_share=0.95) == pytest.approx(
+        SPEECH_END_S + 0.6 + 0.24 + 1.32, abs=0.04)
 
 
 def test_without_the_frames_levels_every_burst_counts_as_before():
