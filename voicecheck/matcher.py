@@ -358,7 +358,7 @@ class Matcher:
         kept = [e for e in kept if not (e.target == "yes" and any(m.first <= e.last and e.first <= m.last
                                                                    for m in markers))]
         commands = [e for e in kept if e.kind == "command" and self._command_form(u, e, neutral) != "denied"]
-        answers = read_denials(self._negation, u, kept, [e for e in kept if e.kind != "command"], neutral, ECHO)
+        answers = read_denials(self._negation, u, kept, [e for e in kept if e.kind != "command"], neutral)
         fixed = apply_corrections(kind, u, answers, markers, self._no_readings)
         answers, corrected, withdrawn_at = fixed.answers, fixed.corrected, fixed.withdrawn_at
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voicecheck.reading import Token, reading
+from voicecheck.understanding.evidence import ECHO, Evidence
 from voicecheck.understanding.phrases import Negation
 from voicecheck.understanding.utterance import Utterance, is_content
 
@@ -87,12 +88,13 @@ class NegationRules:
         return Scope(count % 2 == 1 and not limited, explained, no_problem and count == 1)
 
 
-def read_denials(rules: NegationRules, u: Utterance, kept: list, answers: list, neutral: frozenset[str],
-                 echo_tier: int) -> list:
+def read_denials(rules: NegationRules, u: Utterance, kept: list[Evidence], answers: list[Evidence],
+                 neutral: frozenset[str]) -> list[Evidence]:
     """Marks each answer's evidence denied or not, reading its clause up to the next phrase that
-    carries its own meaning (evidence of `echo_tier` or a command), and drops a statement read as
-    part of another phrase's tail (the second ない of 「ないこともない」). Returns the answers kept."""
-    stops = sorted(e.first for e in kept if e.tier >= echo_tier or e.kind == "command")
+    carries its own meaning (a question's own words or a command: all of `kept`), and drops a
+    statement read as part of another phrase's tail (the second ない of 「ないこともない」).
+    Returns the answers kept."""
+    stops = sorted(e.first for e in kept if e.tier >= ECHO or e.kind == "command")
     for e in answers:
         if e.kind == "interjection" or e.tail_end >= 0:
             continue
