@@ -76,6 +76,22 @@ def test_the_device_voice_is_not_an_answer_and_the_tone_marks_the_turn():
     keep_pushing(listener, 4.0)
     result = listener.listen(EndpointConfig(no_answer_timeout_s=1.0), on_waiting=lambda: tones.append(1))
     assert result.utterance.timed_out and tones == [1]
+    # For the record of a turn that took nothing: the microphone heard a voice — the device's own,
+    # kept under the echo's bar — and the room's background (levels only).
+    heard = result.not_heard
+    assert heard["voice_under_bar_s"] > 0.5 and heard["voice_s"] >= heard["voice_under_bar_s"]
+    assert "loudest_under_bar_db" in heard and "background_db" in heard
+
+
+def test_a_quiet_turn_that_took_nothing_heard_no_voice():
+    listener = LiveListener(stall_s=0.5)
+    push_all(listener, silence(1.0))
+    listener.phrase_starts(opens_answer=True)
+    push_all(listener, silence(1.0))
+    keep_pushing(listener, 3.0)
+    result = listener.listen(EndpointConfig(no_answer_timeout_s=1.0))
+    assert result.utterance.timed_out
+    assert result.not_heard["voice_s"] == 0.0 and result.not_heard["voice_under_bar_s"] == 0.0
 
 
 def test_microphone_ears_sound_the_turn_tone_once_the_microphone_is_open():
@@ -112,3 +128,17 @@ def test_microphone_ears_sound_the_turn_tone_once_the_microphone_is_open():
                            tone=lambda: calls.append("tone"))
     quiet.listen(ListenContext("yes_no"))
     assert calls.count("tone") == 1
+
+
+def test_the_record_of_a_turn_that_took_nothing_says_what_the_microphone_heard():
+    from voicecheck.listening.endpointer import Utterance
+    from voicecheck.listening.live import TurnResult
+    from voicecheck.speech_io import LiveEars
+
+    nothing = Utterance(samples=np.zeros(0, np.float32), timed_out=True, speech_s=0.0, waited_s=20.0)
+    result = TurnResult(nothing, went_on=0.0, not_heard={"voice_s": 1.2, "voice_under_bar_s": 1.1,
+                                                         "loudest_under_bar_db": -31.0, "background_db": -33.5})
+    heard = LiveEars._heard(object(), result, None, None)  # the timed-out path uses nothing else
+    assert heard.timed_out and heard.text == ""
+    assert heard.timings["voice_under_bar_s"] == 1.1 and heard.timings["background_db"] == -33.5
+    assert heard.timings["waited"] == 20.0 and heard.timings["went_on"] == 0.0

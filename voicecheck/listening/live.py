@@ -62,6 +62,11 @@ class TurnResult:
     candidates: int = 0  # answers found in the look-back (the last one counts)
     barged_in: bool = False  # the person talked over the choices and the device stopped
     went_on: float = 0.0  # seconds of speech begun before the prompt could be heard (not taken as the answer)
+    # When nothing was taken (timed out): what the microphone heard over the turn, from the frames'
+    # verdicts (levels only, no sound), so a turn that heard "nothing" after someone spoke can be
+    # looked into: seconds Silero heard a voice, seconds of it kept under the room's or the echo's
+    # bar, the loudest such frame and the room's background at the end (dBFS).
+    not_heard: dict[str, float] | None = None
 
 
 # The person has the floor after this much speech within BARGE_IN_WINDOW_S: longer than a 「はい」
@@ -232,7 +237,7 @@ class LiveListener:
         # Where the prompt this turn answers began, when the look-back starts at one.
         prompt_at = start if (look_back and earliest_answer_s is not None
                               and (self._window_marked or start == self._last_say)) else None
-        start = max(self._first, start)
+        start = first_index = max(self._first, start)
 
         def too_soon(onset_s: float) -> bool:  # began before the prompt could be heard
             return prompt_at is not None and onset_s < prompt_at * FRAME_S + earliest_answer_s
@@ -280,7 +285,23 @@ class LiveListener:
         if utterance.timed_out and candidate is not None:
             return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
-                          barged_in=barged_in, went_on=went_on)
+                          barged_in=barged_in, went_on=went_on,
+                          not_heard=self._heard_between(first_index, index) if utterance.timed_out else None)
+
+    def _heard_between(self, start: int, end: int) -> dict[str, float]:
+        """What the frames [start, end) held, by their verdicts (see TurnResult.not_heard)."""
+        with self._changed:
+            verdicts = [v for i, (_, v) in enumerate(self._frames, self._first) if start <= i < end]
+        floor = getattr(getattr(self.detector, "config", None), "floor_dbfs", -50.0)
+        voiced = [v for v in verdicts if v.voiced and v.level_db >= floor]
+        under_bar = [v for v in voiced if not v.speech]
+        background = next((v.background_db for v in reversed(verdicts) if v.background_db is not None), None)
+        summary = {"voice_s": round(len(voiced) * FRAME_S, 2), "voice_under_bar_s": round(len(under_bar) * FRAME_S, 2)}
+        if under_bar:
+            summary["loudest_under_bar_db"] = round(max(v.level_db for v in under_bar), 1)
+        if background is not None:
+            summary["background_db"] = round(background, 1)
+        return summary
 
     def watch_for_rest(self, config: EndpointConfig) -> None:
         """The device is about to acknowledge an answer that ended early: until the rest of it could
