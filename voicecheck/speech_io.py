@@ -183,8 +183,7 @@ class LiveEars:
             # Speech heard out but not taken (begun before the prompt could be heard) is kept in the
             # record: a turn that heard "nothing" after someone spoke can then be looked into.
             # What the microphone heard meanwhile (levels only) says why nothing was taken.
-            heard_meanwhile = getattr(result, "not_heard", None) or {}
-            return Heard(text="", timed_out=True, timings={**timings, "went_on": result.went_on, **heard_meanwhile})
+            return Heard(text="", timed_out=True, timings={**timings, "went_on": result.went_on, **(result.not_heard or {})})
         heard = early.heard()  # None for an answer found in the look-back: it was never heard in a pause
         if heard is None:
             stream = self.recognizer.start(context)

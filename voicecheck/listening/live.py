@@ -292,8 +292,7 @@ class LiveListener:
         """What the frames [start, end) held, by their verdicts (see TurnResult.not_heard)."""
         with self._changed:
             verdicts = [v for i, (_, v) in enumerate(self._frames, self._first) if start <= i < end]
-        floor = getattr(getattr(self.detector, "config", None), "floor_dbfs", -50.0)
-        voiced = [v for v in verdicts if v.voiced and v.level_db >= floor]
+        voiced = [v for v in verdicts if v.voiced and v.level_db >= self.detector.config.floor_dbfs]
         under_bar = [v for v in voiced if not v.speech]
         background = next((v.background_db for v in reversed(verdicts) if v.background_db is not None), None)
         summary = {"voice_s": round(len(voiced) * FRAME_S, 2), "voice_under_bar_s": round(len(under_bar) * FRAME_S, 2)}

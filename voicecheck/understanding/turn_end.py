@@ -62,6 +62,12 @@ def words_continue(tokens: Sequence[Token], continuing: frozenset[str]) -> bool:
     return False
 
 
+def said_with_commas(all_tokens: Sequence[Token]) -> list[Token]:
+    """The words as said, with their commas (a final comma says more is coming) but without full
+    stops (the recogniser ends every hearing with one, over or not)."""
+    return [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
+
+
 def how_it_ends(all_tokens: Sequence[Token], words: Sequence[Token], continuing: frozenset[str]) -> str:
     """GOING_ON when the words so far cannot be a whole answer, else OPEN (the words' part alone).
     `all_tokens`: what was heard; `words`: the same without fillers."""
@@ -72,7 +78,7 @@ def how_it_ends(all_tokens: Sequence[Token], words: Sequence[Token], continuing:
         return GOING_ON if any(not t.is_boundary and t.reading for t in all_tokens) else OPEN
     # The recogniser ends every hearing with 「。」 whether or not the sentence is over
     # (「階段を下りるときと。」), so a final full stop says nothing; a final comma does.
-    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
+    last_said = said_with_commas(all_tokens)
     # A filler at the very end (「階段のとき、えーと」) means more is coming.
     if last_said and not last_said[-1].is_boundary and not any(t is last_said[-1] for t in words):
         return GOING_ON
@@ -84,7 +90,7 @@ def stops_on_a_reason(all_tokens: Sequence[Token], reasons: frozenset[str]) -> b
     finished predicate (「出かけないので」「痛むから」「回らなくて」「変わらないで」), with no comma after
     it. After a noun the same particles link on (「階段で……」「朝から……」), and a verb's own て-form
     may still take its negation (「腫れて……いません」), so neither counts."""
-    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
+    last_said = said_with_commas(all_tokens)
     if len(last_said) < 2 or last_said[-1].is_boundary or last_said[-2].is_boundary:
         return False
     particle, before = last_said[-1], last_said[-2]
@@ -101,7 +107,7 @@ def particle_of_the_answer(matcher, question_id: str, heard: HeardLike, all_toke
     「入たまに」 splits into たま + に; without 「に」 no frequency is said). Such words get the usual
     wait, never the short one: they ended on a particle after all. A particle that links clauses
     (「腫れて……いません」) is never the answer's own: what follows it may still turn it round."""
-    last_said = [t for t in all_tokens if not t.is_boundary or t.surface in ("、", ",", "，")]
+    last_said = said_with_commas(all_tokens)
     if (not last_said or last_said[-1].is_boundary or last_said[-1].pos != "助詞"
             or last_said[-1].pos1 == "接続助詞"):
         return False
