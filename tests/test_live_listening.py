@@ -3,6 +3,7 @@ the device's own voice gated by its reference, the tone called only when nobody 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from voicecheck.duplex import TONE_RATE, turn_tone
 from voicecheck.listening.endpointer import EndpointConfig
@@ -142,3 +143,45 @@ def test_the_record_of_a_turn_that_took_nothing_says_what_the_microphone_heard()
     assert heard.timed_out and heard.text == ""
     assert heard.timings["voice_under_bar_s"] == 1.1 and heard.timings["background_db"] == -33.5
     assert heard.timings["waited"] == 20.0 and heard.timings["went_on"] == 0.0
+
+
+class ScriptedDetector:
+    """A detector whose verdicts are given frame by frame (speech, loud-but-no-voice, silence)."""
+
+    def __init__(self, script: str, background_db: float | None = None) -> None:
+        from types import SimpleNamespace
+
+        self.script, self.index, self.background_db = script, 0, background_db
+        self.config = SimpleNamespace(floor_dbfs=-60.0)
+        self.background = None
+
+    def hold(self, on: bool) -> None:
+        pass
+
+    def judge(self, frame, echo_db=None):
+        from voicecheck.listening.detector import FrameVerdict
+
+        kind = self.script[self.index] if self.index < len(self.script) else "."
+        self.index += 1
+        if kind == "S":
+            return FrameVerdict(speech=True, voiced=True, level_db=-20.0, background_db=self.background_db, loud=True)
+        if kind == "L":  # clearly over the room, not (yet) heard as a voice: a first consonant
+            return FrameVerdict(speech=False, voiced=False, level_db=-40.0, background_db=self.background_db, loud=True)
+        return FrameVerdict(speech=False, voiced=False, level_db=-75.0, background_db=self.background_db)
+
+
+@pytest.mark.parametrize("background_db, one_answer", [(None, True), (-40.0, False)])
+def test_the_live_path_holds_the_end_for_a_next_words_first_consonant_in_a_quiet_room(background_db, one_answer):
+    """The onset hold (EndpointConfig.onset_hold_s) acts on the live listener too: a sound over the
+    room just as the pause would end, then the voice, is the answer going on, not a new one. With a
+    steady background (a TV) the live listener leaves it out (see live._feed)."""
+    config = EndpointConfig(no_answer_timeout_s=5.0)
+    pause = round(config.end_silence_s / 0.03) - 1  # frames: the pause ends on the next one
+    script = "." * 50 + "S" * 20 + "." * pause + "LLL" + "S" * 20 + "." * 100
+    listener = LiveListener(ScriptedDetector(script, background_db), stall_s=0.5)
+    listener.phrase_starts(opens_answer=True)
+    push_all(listener, silence(len(script) * 0.03))
+    keep_pushing(listener, 4.0)
+    result = listener.listen(config, grace_s=0.0)
+    assert not result.utterance.timed_out
+    assert (result.utterance.speech_s >= 1.1) is one_answer  # both stretches of speech: one answer

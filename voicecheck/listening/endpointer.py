@@ -154,23 +154,28 @@ class Endpointer:
     def done(self) -> bool:
         return self.state in (self.ENDED, self.TIMED_OUT)
 
-    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None) -> list[np.ndarray]:
+    def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None, *,
+             judged=None) -> list[np.ndarray]:
         """Take one frame; return the frames that now belong to the answer (for streaming).
 
         `voiced` overrides the detector (for callers that judged the frame already), with the
-        frame's `level_db` from the same verdict when known (the blip rule needs it). The onset hold
-        and a faint voice carrying an answer on act only when the endpointer asks the detector itself
-        (its verdict's `loud` and `faint`)."""
+        frame's `level_db` from the same verdict when known (the blip rule needs it). `judged`: the
+        whole verdict of a detector that judged the frame already (a FrameVerdict: the live listener
+        judges every frame as it arrives), which also gives the onset hold and a faint voice carrying
+        an answer on their `loud` and `faint`; without it those act only when the endpointer asks the
+        detector itself."""
         if self.done:
             return []
         self.elapsed_s += self.frame_s
         loud = faint = False
-        if voiced is None:
+        if judged is None and voiced is None:
             voiced = bool(self.vad.is_speech(frame))
-            last = getattr(self.vad, "last", None)
-            level_db = getattr(last, "level_db", None)
-            loud = hasattr(last, "loud") and (voiced or bool(last.loud))  # a detector that knows loudness
-            faint = bool(getattr(last, "faint", False))
+            judged = getattr(self.vad, "last", None)
+        if judged is not None:
+            voiced = bool(judged.speech) if voiced is None else voiced
+            level_db = getattr(judged, "level_db", None)
+            loud = hasattr(judged, "loud") and (voiced or bool(judged.loud))  # a detector that knows loudness
+            faint = bool(getattr(judged, "faint", False))
         if (faint and not voiced and self.state == self.SPEAKING
                 and self.silence_s < self.config.faint_carries_within_s - 1e-9):
             voiced = True  # the quiet end of the same words
