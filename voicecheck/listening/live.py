@@ -86,8 +86,8 @@ def _feed(endpointer: Endpointer, frame: np.ndarray, verdict: FrameVerdict) -> N
     that the onset hold and a faint last syllable (voicecheck.listening.endpointer) act as on every
     other path; with a steady background (a TV) without them: there, behind the echo canceller,
     Silero hears hardly any voice in the TV, so the TV's own voices passed as faint frames and the
-    replies came later (live, 2026-11-29 14:53, two TV runs: p50 1.46 / 1.48 s, p95 1.50 / 1.52 s,
-    against 1.35 / 1.45 s without them; the quiet run was unchanged, 0.99 / 1.49 s)."""
+    replies came later (live, 2026-11-29, two TV runs each: p50 1.46 / 1.48 s, p95 1.50 / 1.52 s with
+    them, 1.40 / 1.38 s and 1.50 / 1.49 s without; the quiet runs were unchanged)."""
     if background_above(verdict.background_db, endpointer.config.noisy_room_dbfs):
         endpointer.feed(frame, verdict.speech, verdict.level_db)
     else:
