@@ -7,7 +7,7 @@ import pytest
 
 from voicecheck.duplex import TONE_RATE, turn_tone
 from voicecheck.listening.endpointer import EndpointConfig
-from voicecheck.listening.frames import FRAME_SAMPLES, SAMPLE_RATE, FrameCutter, frames_of
+from voicecheck.listening.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE, FrameCutter, frames_of
 from voicecheck.listening.live import LiveListener
 from voicecheck.speech_io import MicrophoneEars
 from voicecheck.settings import Settings
@@ -176,11 +176,11 @@ def test_the_live_path_holds_the_end_for_a_next_words_first_consonant_in_a_quiet
     room just as the pause would end, then the voice, is the answer going on, not a new one. With a
     steady background (a TV) the live listener leaves it out (see live._feed)."""
     config = EndpointConfig(no_answer_timeout_s=5.0)
-    pause = round(config.end_silence_s / 0.03) - 1  # frames: the pause ends on the next one
+    pause = round(config.end_silence_s / FRAME_S) - 1  # frames: the pause ends on the next one
     script = "." * 50 + "S" * 20 + "." * pause + "LLL" + "S" * 20 + "." * 100
     listener = LiveListener(ScriptedDetector(script, background_db), stall_s=0.5)
     listener.phrase_starts(opens_answer=True)
-    push_all(listener, silence(len(script) * 0.03))
+    push_all(listener, silence(len(script) * FRAME_S))
     keep_pushing(listener, 4.0)
     result = listener.listen(config, grace_s=0.0)
     assert not result.utterance.timed_out

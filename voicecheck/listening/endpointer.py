@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
 from voicecheck.listening.frames import FRAME_S
+
+if TYPE_CHECKING:
+    from voicecheck.listening.detector import FrameVerdict
 
 MAX_NO_ANSWER_TIMEOUT_S = 600.0  # "up to minutes": ten minutes is the ceiling
 
@@ -155,7 +158,7 @@ class Endpointer:
         return self.state in (self.ENDED, self.TIMED_OUT)
 
     def feed(self, frame: np.ndarray, voiced: bool | None = None, level_db: float | None = None, *,
-             judged=None) -> list[np.ndarray]:
+             judged: FrameVerdict | None = None) -> list[np.ndarray]:
         """Take one frame; return the frames that now belong to the answer (for streaming).
 
         `voiced` overrides the detector (for callers that judged the frame already), with the
