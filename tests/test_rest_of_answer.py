@@ -200,17 +200,18 @@ def _run(ears):
 def test_the_whole_answer_replaces_its_first_part_without_the_question_read_again():
     # 「いいえ」 to the situations-free question 'swelling'… here: frequency first heard "weekly",
     # then the person goes on and the whole answer says "daily".
-    ears = WentOnEars(ALL_NO, "frequency", "daily")
+    # The whole answer is read back (its rest was said over the device's voice): the person agrees.
+    ears = WentOnEars(ALL_NO[:3] + ["yes"] + ALL_NO[3:], "frequency", "daily")
     outcome, progress, mouth, events, saves, content = _run(ears)
     assert outcome == "complete"
     assert progress.answers["frequency"].value == "daily"
     question = content.question("frequency").text
     assert mouth.said.count(question) == 1  # not read again
     label = lambda i: content.question("frequency").option(i).label  # noqa: E731
-    acks = [s for s in mouth.said if s in (content.say("acknowledged_option", label=label("weekly")),
-                                           content.say("acknowledged_option", label=label("daily")))]
-    assert acks == [content.say("acknowledged_option", label=label("weekly")),
-                    content.say("acknowledged_option", label=label("daily"))]
+    acks = [s for s in mouth.said if s.startswith(f"「{label('weekly')}」") or s.startswith(f"「{label('daily')}」")]
+    assert acks[0] == content.say("acknowledged_option", label=label("weekly"))
+    assert len(acks) == 2 and acks[1] != content.say("acknowledged_option", label=label("daily"))  # asked, not told
+    assert any(e["type"] == "read_back" and e["why"] == "went_on_over_reply" for e in events)
     heard = [e for e in events if e["type"] == "heard" and e.get("whole_after_reply")]
     assert [h["text"] for h in heard] == ["daily"]
     # the first part's answer was on disk until the whole one replaced it; the question was back on
@@ -220,9 +221,17 @@ def test_the_whole_answer_replaces_its_first_part_without_the_question_read_agai
 
 def test_a_went_on_emergency_answer_is_judged_whole_before_the_advice():
     # 「はい」…「いや、やっぱりないです」: judged whole, the emergency answer is no.
-    ears = WentOnEars(["yes"] + ALL_NO[1:], "safety_now", "no")
+    ears = WentOnEars(["yes", "yes"] + ALL_NO[1:], "safety_now", "no")  # the second 「はい」 agrees to the read-back
     outcome, progress, *_ = _run(ears)
     assert outcome == "complete" and progress.answers["safety_now"].value == "no"
+
+
+def test_a_went_on_answer_read_back_and_refused_is_asked_again():
+    # 「たまにです……いや、週に一回はあります」 heard as 「たまにです。2週に1回はあります」 (live, under
+    # the device's acknowledgement): the whole is read back, the person says no and answers again.
+    ears = WentOnEars(ALL_NO[:2] + ["sometimes", "no", "weekly"] + ALL_NO[3:], "frequency", "sometimes")
+    outcome, progress, *_ = _run(ears)
+    assert outcome == "complete" and progress.answers["frequency"].value == "weekly"
 
 
 def test_only_an_answer_taken_as_heard_is_asked_about_its_rest():
