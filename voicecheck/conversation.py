@@ -286,15 +286,12 @@ class Questionnaire:
         # A reply to a confirmation that was a new answer instead, or the whole of an answer the
         # person went on with after the device had replied (then the question is not read again).
         pending, self._whole_answer = self._whole_answer, None
-        # The whole of an answer the person went on with after the device had replied to its first
-        # part: its rest was said over the device's voice (read back below).
-        went_on = pending is not None
+        whole_answer = pending  # its rest was said over the device's voice: read back below
         if pending is None:
             self._read_question(question, number)
         tries = 0
         while True:
             heard, pending = pending or t.listen(question.id, question.text, self._foresee(question, tries)), None
-            said_over_reply, went_on = went_on, False
             text = heard.text.strip()
             if heard.timed_out or not text:
                 tries += 1
@@ -356,10 +353,10 @@ class Questionnaire:
             # device's voice), and people go on after a reply mostly to correct or add to it. Measured
             # live (2026-11-29 15:46): 「たまにです……いや、週に一回はあります」 was heard 「たまにです。
             # 2週に1回はあります」 and taken as "sometimes". Such a whole answer is read back, never just taken.
-            read_back = match.decision == "confirm" or (said_over_reply and match.decision == "accept")
-            if said_over_reply and match.decision == "accept":
+            said_over_reply = heard is whole_answer and match.decision == "accept"
+            if said_over_reply and self.confirm:
                 t.log({"type": "read_back", "question": question.id, "why": "went_on_over_reply"})
-            if read_back and self.confirm:
+            if (match.decision == "confirm" or said_over_reply) and self.confirm:
                 t.say(self._read_back(question, label))
                 verdict, reply = self._confirmation(question)
                 if verdict != "yes":
