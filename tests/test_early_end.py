@@ -380,6 +380,10 @@ def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
     ("私たちの", 0.07, OPEN),  # 「膝のけがはないです」 under the TV, guessed: no sign of more to come
     ("私たちの", 0.8, GOING_ON),  # the same words heard with certainty: the person goes on
     ("えっと、下りの階段と", 0.3, OPEN),
+    # 「毎日です」 under a TV's babble, heard at 0.44: above the matcher's line for a guess (0.4),
+    # but misheard; it waited 1.2 s more until the bar for a particle ending was 0.5
+    ("マンチで", 0.44, OPEN),
+    ("えっと、下りの階段と", 0.55, GOING_ON),
     ("えっと、下りの階段と", None, GOING_ON),  # a recogniser without a confidence: the words alone
     ("うーん", 0.2, GOING_ON),  # only a filler: thinking, however unsure the hearing
 ])

@@ -29,9 +29,19 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from voicecheck.reading import Token, analyse, normalise, reading, vowels
-from voicecheck.understanding.hypotheses import UNSURE_HEARING
 
 COMPLETE, UNSURE, GOING_ON, OPEN = "complete", "unsure", "going_on", "open"
+
+# Words that stop on a particle or a comma make the turn wait longer only when the recogniser is
+# at least this sure of them (its mean per-token probability). Below it the words are most often
+# misheard, and a misheard sentence stops on a particle by chance: under the noise of a TV Whisper
+# wrote 「マンチで」 for 「毎日です」 (0.44), 「入った間に」 for 「はい、たまに」 (0.42), 「相当ゆっくり離して
+# くだったり」 (0.41). With the matcher's own line for a guess (UNSURE_HEARING, 0.4) those still
+# waited 1.2 s more; with 0.5, on the bench voices' dev sample with the words (369 answers), quiet
+# 356 → 359, babble 10 dB 342 → 347, music 349 → 353, pink 350 → 353 were found within 1.5 s.
+# Correctly heard particle endings were far surer (「左に曲がって」 0.84, 「転びそうになったことは、
+# まあ」 0.82–0.90). Fillers alone still wait longer whatever the certainty.
+SURE_OF_A_PARTICLE = 0.5
 
 # Particles after which a Japanese sentence cannot stop (と, で, を, は, けど, て …). Sentence-final
 # particles (か, な, ね, よ) and the adverbial ones of an amount (くらい, だけ) can.
@@ -135,7 +145,7 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     said = [t for t in words if not t.is_boundary]
     shape = how_it_ends(all_tokens, words, matcher.continuing_words)
     confidence = getattr(heard, "confidence", None)
-    if shape == GOING_ON and said and confidence is not None and confidence < UNSURE_HEARING:
+    if shape == GOING_ON and said and confidence is not None and confidence < SURE_OF_A_PARTICLE:
         # Words the recogniser only guessed (the voice under the TV, an older voice) stop on a
         # particle by chance: 「私たちの」 for 「膝のけがはないです」. That is no sign of more to come,
         # and waiting longer for it made the reply come 2.4 s after the person stopped (bench voices,
