@@ -2,10 +2,13 @@
 the device's own voice gated by its reference, the tone called only when nobody has answered yet."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from voicecheck.duplex import TONE_RATE, turn_tone
+from voicecheck.listening.detector import FrameVerdict
 from voicecheck.listening.endpointer import EndpointConfig
 from voicecheck.listening.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE, FrameCutter, frames_of
 from voicecheck.listening.live import LiveListener
@@ -149,8 +152,6 @@ class ScriptedDetector:
     """A detector whose verdicts are given frame by frame (speech, loud-but-no-voice, silence)."""
 
     def __init__(self, script: str, background_db: float | None = None) -> None:
-        from types import SimpleNamespace
-
         self.script, self.index, self.background_db = script, 0, background_db
         self.config = SimpleNamespace(floor_dbfs=-60.0)
         self.background = None
@@ -159,8 +160,6 @@ class ScriptedDetector:
         pass
 
     def judge(self, frame, echo_db=None):
-        from voicecheck.listening.detector import FrameVerdict
-
         kind = self.script[self.index] if self.index < len(self.script) else "."
         self.index += 1
         if kind == "S":

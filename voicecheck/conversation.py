@@ -354,9 +354,9 @@ class Questionnaire:
             # live (2026-11-29 15:46): 「たまにです……いや、週に一回はあります」 was heard 「たまにです。
             # 2週に1回はあります」 and taken as "sometimes". Such a whole answer is read back, never just taken.
             said_over_reply = heard is whole_answer and match.decision == "accept"
-            if said_over_reply and self.confirm:
-                t.log({"type": "read_back", "question": question.id, "why": "went_on_over_reply"})
             if (match.decision == "confirm" or said_over_reply) and self.confirm:
+                if said_over_reply:
+                    t.log({"type": "read_back", "question": question.id, "why": "went_on_over_reply"})
                 t.say(self._read_back(question, label))
                 verdict, reply = self._confirmation(question)
                 if verdict != "yes":
