@@ -354,9 +354,11 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
             break
     u = endpointer.finish()
     rest_heard = False
-    if early is not None and u.ended_early:
-        # The live path listens on while the device acknowledges the first part: what the person
-        # says before the pause has lasted end_silence_s is the rest of the same answer.
+    if early is not None and not (u.timed_out or u.truncated):
+        # The live path listens on while the device replies to the answer (acknowledges it, reads it
+        # back or asks again): what the person says before the pause has lasted end_silence_s, or
+        # within REST_BEGUN_WITHIN_S of the end, is the rest of the same answer
+        # (voicecheck.listening.rest_of_answer). (It does not after a command or the last try.)
         from voicecheck.listening.rest_of_answer import hear_rest
 
         whole_hearing = words.hearing(case, worker)
@@ -365,12 +367,10 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
             worker.clock = lambda: rest_endpointer.origin_s + rest_endpointer.elapsed_s
             whole_hearing.step(rest_endpointer)
 
-        while u.ended_early:  # as the product does: a whole that ended early may have a rest too
-            whole = hear_rest(((f, detector.is_speech(f)) for f in frames), u, config, detector, step)
-            if whole is None:
-                break
+        # Once, as the product does: a whole answer is read back without listening for more.
+        whole = hear_rest(((f, detector.is_speech(f)) for f in frames), u, config, detector, step)
+        if whole is not None:
             u, rest_heard = whole, True
-            whole_hearing = words.hearing(case, worker)
     if u.timed_out:
         return Outcome(None, False, False, True, False, True)
     false_start = u.started_at_s + config.pre_roll_s < case.speech_start_s - 0.3

@@ -386,6 +386,13 @@ def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
     ("えっと、下りの階段と", 0.55, GOING_ON),
     ("えっと、下りの階段と", None, GOING_ON),  # a recogniser without a confidence: the words alone
     ("うーん", 0.2, GOING_ON),  # only a filler: thinking, however unsure the hearing
+    # An espeak-ng older voice under pink noise: made-up katakana, not a filler to wait after
+    ("ピンチャンチ・ケン・ヨーミー・アティ・タイ", 0.35, OPEN),
+    # Whisper going round under pink noise and babble: the words twice in a row, however sure
+    ("動かしづらいってどのくらい大丈夫で動かしづらいってどのくらい大丈夫で", 0.78, OPEN),
+    ("転びそうになったことや、実際に転んだことや、実際に転んだことや、", 0.68, OPEN),
+    ("転びそうになったことや、実際に転んだことや、", 0.68, GOING_ON),
+    ("痛い痛い、", 0.8, GOING_ON),  # a person's own short repeat is no loop
 ])
 def test_words_stopping_on_a_particle_wait_longer_only_when_the_recogniser_is_fairly_sure(matcher, text, confidence,
                                                                                             verdict):

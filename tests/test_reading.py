@@ -90,3 +90,10 @@ def test_each_sentence_is_cut_into_words_as_if_said_alone():
     asked_first = [t.surface for t in analyse("本当ですか？いやしゅうに1.5回！")]
     # A question mark ends a sentence too; a decimal point does not (1.5 stays one number).
     assert asked_first[3:] == ["？", "いや", "しゅう", "に", "一", "．", "五", "回", "！"]
+
+
+def test_unknown_katakana_joined_by_a_middle_dot_is_a_word_not_a_filler():
+    # Open JTalk tags such a run as one filler; Whisper writes them for a voice it cannot make out.
+    (guessed,) = analyse("ピンチャンチ・ケン・ヨーミー")
+    assert guessed.pos == "名詞" and guessed.reading
+    assert [t.pos for t in analyse("えーと")] == ["フィラー"]  # real fillers stay fillers

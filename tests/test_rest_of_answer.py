@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from voicecheck.interfaces import Heard, RecordingMouth, ScriptedEars
 from voicecheck.listening.endpointer import EndpointConfig, Endpointer
 from voicecheck.listening.frames import FRAME_S, SAMPLE_RATE, frames_of
 from voicecheck.listening.live import LiveListener
-from voicecheck.listening.rest_of_answer import hear_rest, still_one_answer_until_s
+from voicecheck.listening.rest_of_answer import REST_BEGUN_WITHIN_S, hear_rest, still_one_answer_until_s
 from voicecheck.talk import Talk
 
 from speech_support import silence, spoken
@@ -85,6 +86,17 @@ def test_an_answer_that_ended_after_the_full_silence_has_no_rest():
     assert listener.rest_of_answer(CONFIG) is None
 
 
+def test_a_voice_back_right_after_the_full_pause_is_the_rest_of_the_same_answer():
+    """Under a TV an older voice's pause was measured 0.2–0.3 s too long and the answer was cut in
+    it: a voice back within REST_BEGUN_WITHIN_S of the end is the same answer going on."""
+    listener, first = _turn(_answer(pause_s=CONFIG.end_silence_s + 0.2), ends_early=False)
+    assert not first.utterance.ended_early and not first.utterance.timed_out
+    whole = listener.rest_of_answer(CONFIG)
+    assert whole is not None and whole.utterance.speech_s > first.utterance.speech_s + 1.0
+    listener, first = _turn(_answer(pause_s=CONFIG.end_silence_s + 0.8), ends_early=False)
+    assert listener.rest_of_answer(CONFIG) is None  # back 0.8 s after the end: something new
+
+
 def test_an_answer_without_a_rest_has_none():
     listener, first = _turn(np.concatenate([spoken("いいえ", lead_s=0.0, tail_s=0.0), silence(3.0)]))
     assert first.utterance.ended_early and listener.rest_of_answer(CONFIG) is None
@@ -139,11 +151,14 @@ def test_hear_rest_counts_from_the_last_speech_with_the_end_silence():
     assert still_one_answer_until_s(short, CONFIG) == 10.0 + CONFIG.end_silence_after_short_s
     frame = np.zeros(int(FRAME_S * SAMPLE_RATE), np.float32)
 
-    def frames(speech_from_s: float):  # silence, then speech from `speech_from_s` (stream time)
-        t = first.ended_at_s
+    def frames_from(ended_at_s: float, speech_from_s: float):  # silence from the end, then speech
+        t = ended_at_s
         while True:
             yield frame, t >= speech_from_s
             t += FRAME_S
+
+    def frames(speech_from_s: float):
+        return frames_from(first.ended_at_s, speech_from_s)
 
     class NoDetector:
         def is_speech(self, frame):
@@ -151,8 +166,16 @@ def test_hear_rest_counts_from_the_last_speech_with_the_end_silence():
 
     assert hear_rest(frames(11.0), first, CONFIG, NoDetector()) is not None  # 1.0 s pause: the same answer
     assert hear_rest(frames(11.5), first, CONFIG, NoDetector()) is None  # 1.5 s: a new one
+    # After the full silence, speech begun within REST_BEGUN_WITHIN_S of the end is the rest (its
+    # pause was measured too long: a quiet voice under a TV); later it is something new.
     not_early = Utterance(samples=first.samples, speech_s=0.6, last_speech_at_s=10.0, ended_at_s=11.3)
-    assert hear_rest(frames(11.0), not_early, CONFIG, NoDetector()) is None
+    assert still_one_answer_until_s(not_early, CONFIG) == 11.3 + REST_BEGUN_WITHIN_S
+    assert hear_rest(frames_from(11.3, 11.4), not_early, CONFIG, NoDetector()) is not None
+    assert hear_rest(frames_from(11.3, 11.8), not_early, CONFIG, NoDetector()) is None
+    assert hear_rest(frames_from(11.3, 11.4), replace(not_early, truncated=True), CONFIG, NoDetector()) is None
+    # The device's reply lengthens the time only after an early end: after the full silence, speech
+    # going on under the reply began after the rest could have.
+    assert hear_rest(frames_from(11.3, 12.0), not_early, CONFIG, NoDetector(), device_until_s=11.8) is None
     # Said under the device's reply, the rest may be heard only once the device stops: speech going
     # on then is the rest too, and everything since the first part ended is kept for the recogniser.
     assert hear_rest(frames(12.0), first, CONFIG, NoDetector()) is None
@@ -234,13 +257,29 @@ def test_a_went_on_answer_read_back_and_refused_is_asked_again():
     assert outcome == "complete" and progress.answers["frequency"].value == "weekly"
 
 
-def test_only_an_answer_taken_as_heard_is_asked_about_its_rest():
-    # a read-back (「?weekly」 → 「はい」) or a skipped question has no rest to hear
-    answers = ["no", "stairs_down", "?weekly", "yes"] + ALL_NO[3:]
+def test_an_answer_read_back_or_asked_again_is_asked_about_its_rest_too():
+    # The read-back of 「?weekly」 and the 「もう一度」 after words not understood are said while
+    # listening for the rest (a pause measured too long may have cut the answer); the confirmation
+    # itself (「はい」) and a command are not.
+    answers = ["no", "stairs_down", "?weekly", "yes", "mumble", "no"] + ALL_NO[4:]
     ears = WentOnEars(answers, "nothing", None)
     outcome, progress, *_ = _run(ears)
-    assert outcome == "complete"
-    assert "frequency" not in ears.asked_for_rest and "situations" in ears.asked_for_rest
+    assert outcome == "complete" and progress.answers["frequency"].value == "weekly"
+    assert ears.asked_for_rest[:4] == ["safety_now", "situations", "frequency", "getting_worse"]
+    assert "yes_no" not in ears.asked_for_rest
+
+
+def test_the_rest_of_an_answer_asked_again_is_judged_whole():
+    # 「そんな感じです……引っかかるってどういうことですか」 under a TV: cut in its pause, the first part
+    # not understood; the rest, said while the device asks again, makes the whole answer, judged
+    # without the question read again (here it is understood: the whole is read back, agreed).
+    answers = ["no", "stairs_down", "mumble", "yes"] + ALL_NO[3:]
+    ears = WentOnEars(answers, "frequency", "weekly")
+    outcome, progress, mouth, events, saves, content = _run(ears)
+    assert outcome == "complete" and progress.answers["frequency"].value == "weekly"
+    assert mouth.said.count(content.question("frequency").text) == 1
+    assert content.say("not_understood") in mouth.said
+    assert any(e["type"] == "read_back" and e["why"] == "went_on_over_reply" for e in events)
 
 
 # ------------------------------------------------------------------------- through LiveEars

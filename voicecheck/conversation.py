@@ -213,6 +213,18 @@ class Questionnaire:
         self._whole_answer = whole
         return True
 
+    def _reply(self, question: Question, say: Callable[[], None], went_on: bool) -> Heard | None:
+        """Says `say`, the device's reply to an answer that was not taken (asked again, or read
+        back), while listening for the rest of that answer: the whole answer when the person was
+        going on with it, else None. An answer ended by a pause measured too long (a quiet voice
+        under a TV) was cut, and the person is already saying the rest; judged on its first part
+        alone it would be asked again and the rest, said under the reply, lost
+        (voicecheck.listening.rest_of_answer). A whole answer is not asked about a rest again."""
+        if went_on:
+            say()
+            return None
+        return self.talk.rest_of_answer(question.id, question.text, say, self._foresee(question))
+
     def _confirmation(self, question: Question | None, command: str | None = None) -> tuple[str | None, Heard | None]:
         """The reply to a read-back: ("yes" | "no" | "stop", None), or (None, reply) when the reply
         is a new answer to `question` instead, or (None, None) when it stays unclear.
@@ -340,11 +352,15 @@ class Questionnaire:
                     raise _Navigate("stop")
                 continue
             value = self._value(question, match, text)
+            went_on = heard is whole_answer  # its rest was heard already: no second one
             if match.decision == "reprompt" or value is None:
                 tries += 1
                 if tries >= self.retries:
                     return self._give_up(question, text)
-                t.say_phrase("not_understood")
+                whole = self._reply(question, lambda: t.say_phrase("not_understood"), went_on)
+                if whole is not None:
+                    pending = whole_answer = whole  # judged whole, the question not read again
+                    continue
                 self._hint(question)
                 continue
             label = self._label(question, value)
@@ -353,11 +369,15 @@ class Questionnaire:
             # device's voice), and people go on after a reply mostly to correct or add to it. Measured
             # live (2026-11-29 15:46): 「たまにです……いや、週に一回はあります」 was heard 「たまにです。
             # 2週に1回はあります」 and taken as "sometimes". Such a whole answer is read back, never just taken.
-            said_over_reply = heard is whole_answer and match.decision == "accept"
+            said_over_reply = went_on and match.decision == "accept"
             if (match.decision == "confirm" or said_over_reply) and self.confirm:
                 if said_over_reply:
                     t.log({"type": "read_back", "question": question.id, "why": "went_on_over_reply"})
-                t.say(self._read_back(question, label))
+                read_back = self._read_back(question, label)
+                whole = self._reply(question, lambda: t.say(read_back), went_on)
+                if whole is not None:
+                    pending = whole_answer = whole
+                    continue
                 verdict, reply = self._confirmation(question)
                 if verdict != "yes":
                     tries += 1

@@ -134,6 +134,12 @@ def _token(feature: dict) -> Token:
     pos = feature.get("pos", "")
     pos1 = feature.get("pos_group1", "")
     surface = feature.get("string", "")
+    if pos == "フィラー" and "・" in surface:
+        # Open JTalk tags a run of unknown katakana words joined by 「・」 as one filler. Whisper
+        # writes such runs for a voice it cannot make out (「ピンチャンチ・ケン・ヨーミー」): words
+        # guessed, not a pause for thought — taken for fillers they were dropped, and the turn
+        # waited as long as after 「えーと」. Known words with 「・」 are split as nouns anyway.
+        pos, pos1 = "名詞", "一般"
     is_symbol = pos == "記号" and pos1 != "アルファベット"
     reading = "" if is_symbol else fold(feature.get("pron", "") or feature.get("read", "") or surface)
     base = feature.get("orig", "") or surface

@@ -106,6 +106,11 @@ class MicrophoneEars:
         return replace(heard, timings=timings, source=source)
 
 
+def _ended_in_a_pause(utterance) -> bool:
+    """An answer that may have a rest: it ended in a pause, not at the no-answer timeout or the cap."""
+    return not (utterance.timed_out or utterance.truncated)
+
+
 def microphone_lost(stopped: Exception) -> AudioDeviceError:
     """The message when the session's sound stream ends or stalls (LiveListener's SourceStopped)."""
     return AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。")
@@ -128,7 +133,7 @@ class LiveEars:
         # As with the microphone alone: the answer is heard in its pauses, so a clear one is
         # replied to soon and nothing is decoded twice (voicecheck.listening.early_end).
         self._hearings = PauseHearings(settings)
-        self._question_ended_early: str | None = None  # the last turn's question, when its answer ended early
+        self._question_heard_out: str | None = None  # the last turn's question, when its answer ended in a pause
 
     def listen(self, context: ListenContext) -> Heard:
         from voicecheck.listening.live import EARLIEST_ANSWER_S, SourceStopped
@@ -144,20 +149,20 @@ class LiveEars:
                                                  earliest_answer_s=EARLIEST_ANSWER_S if context.replies_to_prompt else None)
         except SourceStopped as stopped:
             raise microphone_lost(stopped) from None
-        self._question_ended_early = context.question_id if result.utterance.ended_early else None
+        self._question_heard_out = context.question_id if _ended_in_a_pause(result.utterance) else None
         return self._heard(result, early, context)
 
     def rest_of_answer(self, context: ListenContext, meanwhile: Callable[[], None] = lambda: None) -> Heard | None:
-        """After the answer to `context`'s question ended early on a complete first part: says
-        `meanwhile` (the device's acknowledgement), stopping it if the person goes on, then returns
-        the whole answer when they went on with it, else None (voicecheck.listening.rest_of_answer).
-        Right after a turn that did not end early, only says `meanwhile`."""
+        """After the answer to `context`'s question ended in a pause (early on a complete first part,
+        or after the full silence): says `meanwhile` (the device's acknowledgement), stopping it if
+        the person goes on, then returns the whole answer when they went on with it, else None
+        (voicecheck.listening.rest_of_answer). Right after any other turn, only says `meanwhile`."""
         from voicecheck.listening.live import SourceStopped
 
-        if context.question_id is None or context.question_id != self._question_ended_early:
+        if context.question_id is None or context.question_id != self._question_heard_out:
             meanwhile()
             return None
-        self._question_ended_early = None
+        self._question_heard_out = None
         listener = self.duplex.listener
         config = endpoint_config(self.settings, context.timeout_s)
         early = self._hearings.for_turn(self.recognizer, context)
@@ -171,7 +176,7 @@ class LiveEars:
             self.duplex.interrupted.clear()  # the device replies to the whole answer (or goes on)
         if result is None:
             return None
-        self._question_ended_early = context.question_id if result.utterance.ended_early else None
+        self._question_heard_out = context.question_id if _ended_in_a_pause(result.utterance) else None
         heard = self._heard(result, early, context)
         return replace(heard, timings={**heard.timings, "whole_after_reply": 1.0})
 

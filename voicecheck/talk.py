@@ -73,8 +73,8 @@ class Talk:
 
     def rest_of_answer(self, question_id: str, asked: str, meanwhile: Callable[[], None],
                        foresee: Callable[[Heard], None] | None = None) -> Heard | None:
-        """Says `meanwhile` (the acknowledgement of an answer); when the device replied to that
-        answer in a short pause and the person went on with it, returns the whole answer
+        """Says `meanwhile` (the device's reply to an answer: its acknowledgement, a read-back, or
+        asking again); when the person went on with that answer, returns the whole answer
         (voicecheck.listening.rest_of_answer), else None. Ears that cannot hear while the device
         talks have no `rest_of_answer`: then only `meanwhile` is said."""
         rest_of_answer = getattr(self.ears, "rest_of_answer", None)

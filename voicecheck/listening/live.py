@@ -27,8 +27,9 @@ the prompt did (or before it) is the person going on with what they were saying 
 rest of the last answer, after the device replied to its first part — and is never taken as the
 answer to this prompt; the turn hears it out and then waits for the answer (`TurnResult.went_on`).
 
-After a turn that ended early on a complete first part, `rest_of_answer` hears the rest of the answer
-when the person goes on with it while the device acknowledges (voicecheck.listening.rest_of_answer).
+After a turn that ended in a pause — early on a complete first part, or after the full silence —
+`rest_of_answer` hears the rest of the answer when the person goes on with it while the device
+acknowledges (voicecheck.listening.rest_of_answer).
 
 It works on any frame source: the microphone (voicecheck.duplex), a Wyoming satellite's audio
 stream, or frames pushed by a test.
@@ -124,7 +125,7 @@ class LiveListener:
         # the rest of the very answer that stopped the device).
         self._floor_taken = False
         self._talking_until = 0  # frame index until which the person counts as still talking
-        self._ended_early: Utterance | None = None  # the last turn's answer, when it ended early
+        self._last_answer: Utterance | None = None  # the last turn's answer, when it ended in a pause
         # Frame index until which the person going on with that answer stops the device (its
         # acknowledgement of the first part): `watch_for_rest`.
         self._rest_watch_until = 0
@@ -291,7 +292,7 @@ class LiveListener:
             endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
             self._wait_for_answer(endpointer, config, candidate is not None, grace_s, on_waiting)
         self._window_start = index
-        self._ended_early = utterance if utterance.ended_early and not utterance.timed_out else None
+        self._last_answer = utterance if not (utterance.timed_out or utterance.truncated) else None
         if utterance.timed_out and candidate is not None:
             return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
@@ -313,19 +314,20 @@ class LiveListener:
         return summary
 
     def watch_for_rest(self, config: EndpointConfig) -> None:
-        """The device is about to acknowledge an answer that ended early: until the rest of it could
-        no longer begin, the person going on with it stops the device (as a barge-in does), so the
-        rest is not said under the device's voice (where the echo canceller takes much of it out)."""
-        if self._ended_early is not None:
-            until = still_one_answer_until_s(self._ended_early, config)
+        """The device is about to acknowledge the last answer: until the rest of it could no longer
+        begin, the person going on with it stops the device (as a barge-in does), so the rest is not
+        said under the device's voice (where the echo canceller takes much of it out)."""
+        if self._last_answer is not None:
+            until = still_one_answer_until_s(self._last_answer, config)
             self._rest_watch_until = round(until / FRAME_S) + self._recent_speech.maxlen
 
     def rest_of_answer(self, config: EndpointConfig, *,
                        after_frame: Callable[[Endpointer], None] | None = None) -> TurnResult | None:
-        """After a turn whose answer ended early (a complete first part): the whole answer when
-        the person went on with it, else None (voicecheck.listening.rest_of_answer). Call it after the
-        device's reply and before its next prompt; it waits only until the rest could have begun."""
-        first, self._ended_early = self._ended_early, None
+        """After a turn whose answer ended in a pause (early, on a complete first part, or after
+        the full silence): the whole answer when the person went on with it, else None
+        (voicecheck.listening.rest_of_answer). Call it after the device's reply and before its next
+        prompt; it waits only until the rest could have begun."""
+        first, self._last_answer = self._last_answer, None
         if first is None:
             return None
         start = round(first.ended_at_s / FRAME_S)
@@ -354,7 +356,7 @@ class LiveListener:
         if whole is None:
             return None
         self._window_start = max(self._window_start, round(whole.ended_at_s / FRAME_S))
-        self._ended_early = whole if whole.ended_early else None  # the whole may end early too
+        self._last_answer = whole  # the whole may have a rest too
         return TurnResult(whole, candidates=1)
 
     @staticmethod
