@@ -506,10 +506,11 @@ def words_report(cases: list[Case], set_name: str, log, snrs: tuple[float, ...] 
             "part is already a complete answer to its question is ended in the pause when the pause is "
             "long enough, in a quiet room only: with a steady background above -50 dBFS (every noisy "
             "condition here) nothing ends early and the full end_silence_s is waited. The live path "
-            "(the default) then listens on while the device acknowledges: speech begun before the pause "
-            "has lasted end_silence_s is the rest of the same answer, and the whole answer ends where "
-            "measured (*the rest heard after the reply*; voicecheck.listening.rest_of_answer). With the microphone alone (early_answers off) those "
-            "answers are cut after their first part (last column). "
+            "(the default) then listens on while the device replies: speech begun before the pause "
+            "has lasted end_silence_s, or within 0.4 s of the end (a pause measured longer than it was), "
+            "is the rest of the same answer, and the whole answer ends where measured (*the rest heard "
+            "after the reply*; voicecheck.listening.rest_of_answer). With the microphone alone "
+            "(early_answers off) those answers are cut after their first part (last column). "
             f"{time.perf_counter() - started:.0f} s to run.",
             ""] + words_table(rows, n, cases, config.end_silence_s) + [""] + (
                 ["Per group of speakers:", ""] + groups_table(rows, cases) + [""]
