@@ -154,7 +154,7 @@ class LiveEars:
 
     def rest_of_answer(self, context: ListenContext, meanwhile: Callable[[], None] = lambda: None) -> Heard | None:
         """After the answer to `context`'s question ended in a pause (early on a complete first part,
-        or after the full silence): says `meanwhile` (the device's acknowledgement), stopping it if
+        or after the full silence): says `meanwhile` (the device's reply to it), stopping it if
         the person goes on, then returns the whole answer when they went on with it, else None
         (voicecheck.listening.rest_of_answer). Right after any other turn, only says `meanwhile`."""
         from voicecheck.listening.live import SourceStopped

@@ -29,7 +29,7 @@ answer to this prompt; the turn hears it out and then waits for the answer (`Tur
 
 After a turn that ended in a pause — early on a complete first part, or after the full silence —
 `rest_of_answer` hears the rest of the answer when the person goes on with it while the device
-acknowledges (voicecheck.listening.rest_of_answer).
+replies (voicecheck.listening.rest_of_answer).
 
 It works on any frame source: the microphone (voicecheck.duplex), a Wyoming satellite's audio
 stream, or frames pushed by a test.
@@ -126,8 +126,8 @@ class LiveListener:
         self._floor_taken = False
         self._talking_until = 0  # frame index until which the person counts as still talking
         self._last_answer: Utterance | None = None  # the last turn's answer, when it ended in a pause
-        # Frame index until which the person going on with that answer stops the device (its
-        # acknowledgement of the first part): `watch_for_rest`.
+        # Frame index until which the person going on with that answer stops the device (its reply
+        # to the first part): `watch_for_rest`.
         self._rest_watch_until = 0
 
     # ---------------------------------------------------------------- the source's side
@@ -314,8 +314,8 @@ class LiveListener:
         return summary
 
     def watch_for_rest(self, config: EndpointConfig) -> None:
-        """The device is about to acknowledge the last answer: until the rest of it could no longer
-        begin, the person going on with it stops the device (as a barge-in does), so the rest is not
+        """The device is about to reply to the last answer (acknowledge it, read it back or ask
+        again): until the rest of it could no longer begin, the person going on with it stops the device (as a barge-in does), so the rest is not
         said under the device's voice (where the echo canceller takes much of it out)."""
         if self._last_answer is not None:
             until = still_one_answer_until_s(self._last_answer, config)
@@ -356,7 +356,7 @@ class LiveListener:
         if whole is None:
             return None
         self._window_start = max(self._window_start, round(whole.ended_at_s / FRAME_S))
-        self._last_answer = whole  # the whole may have a rest too
+        self._last_answer = whole  # it ended in a pause too (voicecheck.conversation asks no more of it)
         return TurnResult(whole, candidates=1)
 
     @staticmethod
