@@ -354,7 +354,7 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
             break
     u = endpointer.finish()
     rest_heard = False
-    if early is not None and not (u.timed_out or u.truncated):
+    if early is not None and u.ended_in_a_pause:
         # The live path listens on while the device replies to the answer (acknowledges it, reads it
         # back or asks again): what the person says before the pause has lasted end_silence_s, or
         # within REST_BEGUN_WITHIN_S of the end, is the rest of the same answer

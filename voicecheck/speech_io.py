@@ -106,11 +106,6 @@ class MicrophoneEars:
         return replace(heard, timings=timings, source=source)
 
 
-def _ended_in_a_pause(utterance) -> bool:
-    """An answer that may have a rest: it ended in a pause, not at the no-answer timeout or the cap."""
-    return not (utterance.timed_out or utterance.truncated)
-
-
 def microphone_lost(stopped: Exception) -> AudioDeviceError:
     """The message when the session's sound stream ends or stalls (LiveListener's SourceStopped)."""
     return AudioDeviceError(f"マイクの音が届かなくなりました（{stopped}）。マイクのつなぎ方を確かめてください。")
@@ -149,7 +144,7 @@ class LiveEars:
                                                  earliest_answer_s=EARLIEST_ANSWER_S if context.replies_to_prompt else None)
         except SourceStopped as stopped:
             raise microphone_lost(stopped) from None
-        self._question_heard_out = context.question_id if _ended_in_a_pause(result.utterance) else None
+        self._question_heard_out = context.question_id if result.utterance.ended_in_a_pause else None
         return self._heard(result, early, context)
 
     def rest_of_answer(self, context: ListenContext, meanwhile: Callable[[], None] = lambda: None) -> Heard | None:
@@ -176,7 +171,7 @@ class LiveEars:
             self.duplex.interrupted.clear()  # the device replies to the whole answer (or goes on)
         if result is None:
             return None
-        self._question_heard_out = context.question_id if _ended_in_a_pause(result.utterance) else None
+        self._question_heard_out = context.question_id if result.utterance.ended_in_a_pause else None
         heard = self._heard(result, early, context)
         return replace(heard, timings={**heard.timings, "whole_after_reply": 1.0})
 

@@ -97,6 +97,12 @@ class Utterance:
     ended_early: bool = False  # ended in a short pause because the words were a complete answer
     onset_s: float = 0.0  # stream time when the speech began (the pre-roll left out)
 
+    @property
+    def ended_in_a_pause(self) -> bool:
+        """Ended by a pause (early or after the full silence), not by the no-answer timeout or the
+        cap: such an answer may have a rest (voicecheck.listening.rest_of_answer)."""
+        return not (self.timed_out or self.truncated)
+
 
 def background_above(background_db: float | None, limit_db: float | None) -> bool:
     """A known steady background above `limit_db` (None: no limit, never above it) — a noisy room."""

@@ -292,7 +292,7 @@ class LiveListener:
             endpointer = Endpointer(config, self.detector, start_at_s=index * FRAME_S)
             self._wait_for_answer(endpointer, config, candidate is not None, grace_s, on_waiting)
         self._window_start = index
-        self._last_answer = utterance if not (utterance.timed_out or utterance.truncated) else None
+        self._last_answer = utterance if utterance.ended_in_a_pause else None
         if utterance.timed_out and candidate is not None:
             return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),

@@ -64,7 +64,7 @@ def hear_rest(frames: Iterable[tuple[np.ndarray, bool]], first: Utterance, confi
     early end (after the full pause, speech going on under the reply began after the rest could).
     The returned utterance holds the first part, the pause and the rest as one answer;
     `after_frame` sees its endpointer (hearings in its pauses hear the whole answer)."""
-    if first.timed_out or first.truncated:
+    if not first.ended_in_a_pause:
         return None
     until = still_one_answer_until_s(first, config)
     if device_until_s is not None and first.ended_early:
