@@ -397,3 +397,27 @@ def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
 def test_words_stopping_on_a_particle_wait_longer_only_when_the_recogniser_is_fairly_sure(matcher, text, confidence,
                                                                                             verdict):
     assert matcher.turn_end("situations", Heard(text=text, confidence=confidence)) == verdict
+
+
+def test_another_line_of_certainty_can_be_tried_without_changing_the_shipped_one(matcher):
+    """bench/going_on.py measures other lines than SURE_OF_A_PARTICLE on the same hearings."""
+    from voicecheck.understanding.turn_end import turn_end
+
+    heard = Heard(text="えっと、下りの階段と", confidence=0.55)
+    kind = matcher.kind_of("situations")
+    assert turn_end(matcher, "situations", heard, kind) == GOING_ON
+    assert turn_end(matcher, "situations", heard, kind, sure_of_a_particle=0.6) == OPEN
+    assert turn_end(matcher, "situations", heard, kind, sure_of_a_particle=0.0) == GOING_ON
+    assert turn_end(matcher, "situations", Heard(text="うーん", confidence=0.2), kind, sure_of_a_particle=0.9) == GOING_ON
+
+
+@pytest.mark.parametrize("text, prefix", [
+    ("立ち上がるときと、階段を下りるとき", "立ち上がるときと、階段を"),  # its last such place
+    ("痛みはあるけど、歩けます", "痛みはあるけど"),
+    ("はい、あります", None),  # too short before the comma to be words going on
+    ("毎日です", None),  # nowhere a sentence cannot stop
+])
+def test_the_going_on_bench_cuts_a_text_where_a_sentence_cannot_stop(matcher, text, prefix):
+    from bench.going_on import going_on_prefix
+
+    assert going_on_prefix(text, matcher.continuing_words) == prefix

@@ -151,8 +151,10 @@ def just_thinking(said: Sequence[Token], thinking: frozenset[str]) -> bool:
     return bool(said) and reading("".join(t.surface for t in said)).rstrip("ー") in thinking
 
 
-def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
-    """COMPLETE, UNSURE, GOING_ON or OPEN for the answer heard so far at `question_id` (see the module doc)."""
+def turn_end(matcher, question_id: str, heard: HeardLike, kind: str,
+             sure_of_a_particle: float = SURE_OF_A_PARTICLE) -> str:
+    """COMPLETE, UNSURE, GOING_ON or OPEN for the answer heard so far at `question_id` (see the module
+    doc). `sure_of_a_particle`: another line than the shipped one, for bench/going_on.py."""
     text = (heard.text or "").strip()
     if not text:
         return OPEN  # nothing recognised (a cough, the TV): the endpointer decides alone
@@ -161,7 +163,7 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str) -> str:
     said = [t for t in words if not t.is_boundary]
     shape = how_it_ends(all_tokens, words, matcher.continuing_words)
     confidence = getattr(heard, "confidence", None)
-    guessed = confidence is not None and confidence < SURE_OF_A_PARTICLE
+    guessed = confidence is not None and confidence < sure_of_a_particle
     if shape == GOING_ON and said and (guessed or said_twice(text)):
         # Words the recogniser only guessed (the voice under the TV, an older voice) stop on a
         # particle by chance: 「私たちの」 for 「膝のけがはないです」. That is no sign of more to come,
