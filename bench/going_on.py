@@ -1,6 +1,6 @@
 """Words that go on: how often an answer heard in its pause is taken as not over, and what it costs.
 
-    .venv/bin/python bench/going_on.py              30 texts of each part (dev, held out)
+    .venv/bin/python bench/going_on.py              up to 30 texts of each part (dev, held out)
     .venv/bin/python bench/going_on.py --texts 10   fewer
 
 As soon as a pause begins the product hears the answer so far and judges it
@@ -153,7 +153,8 @@ def table(results: dict, conditions, shipped: float) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="How often words that go on make the turn wait, and what it costs.")
-    parser.add_argument("--texts", type=int, default=30, help="texts of each part (default 30)")
+    parser.add_argument("--texts", type=int, default=30,
+                        help="texts of each part, of those with a place more words follow (default 30)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -167,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     out = ["# Words that go on: waited for, and waited for in vain", "",
            f"Command: `.venv/bin/python bench/going_on.py --texts {args.texts}` · "
-           f"{time.strftime('%Y-%m-%d %H:%M')}. Each text of the spoken corpus (other people's "
-           "phrasings) cut after its last linking particle or comma that more words follow, and the same "
+           f"{time.strftime('%Y-%m-%d %H:%M')}. Up to {args.texts} texts of each part of the spoken corpus "
+           "(other people's phrasings), each cut after its last linking particle or comma that more words follow, and the same "
            "text whole, in each of its 3 voices (Kokoro, Open JTalk, eSpeak NG; none is the product's), "
            "clean and as the older-speaker rendering; heard by Whisper base 0.3 s into the pause, as the "
            "product hears it, and judged by `voicecheck.understanding.turn_end`. The line is the "
@@ -180,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     for part, title in PARTS:
         rows = [r for r in spoken.read_spoken() if r.split == part]
         part_takes = takes(rows, args.texts, words.matcher.continuing_words)
-        print(f"{title}: {len(part_takes)} takes", flush=True)
+        texts = len({t.text for t in part_takes if t.side == "whole"})
+        print(f"{title}: {texts} texts, {len(part_takes)} takes", flush=True)
         results = measure(part_takes, conditions, tracks, words, print)
-        out += [f"### {title}", ""] + table(results, conditions, SURE_OF_A_PARTICLE) + [""]
+        out += [f"### {title}: {texts} texts", ""] + table(results, conditions, SURE_OF_A_PARTICLE) + [""]
     out.append(f"{time.time() - started:.0f} s to run.")
     args.output.write_text("\n".join(out) + "\n", encoding="utf-8")
     print("\n".join(out))
