@@ -91,6 +91,33 @@ def test_a_bare_number_is_read_back_and_a_numbered_position_taken(matcher):
     assert heard(matcher, "frequency", "大です。") == "reprompt"
 
 
+@pytest.mark.parametrize("text", ["いや、でもね", "いや、ね", "いや"])
+def test_a_word_is_not_a_position_and_the_glue_after_it(matcher, text):
+    # 「いや」 was read as い (1, of 「いっ」) + や (glue): 「いや、でもね」 was accepted as the first
+    # situation, stairs.
+    assert heard(matcher, "situations", text) == "reprompt"
+
+
+@pytest.mark.parametrize("text, option", [("一番", "confirm:stairs_down"), ("1番と3番です", "accept:stairs_down+standing_up"),
+                                          ("いちとさん", "accept:stairs_down+standing_up"),
+                                          ("2つ目", "accept:flat_walking")])
+def test_a_position_with_its_suffix_inside_one_word_still_counts(matcher, text, option):
+    assert heard(matcher, "situations", text) == option
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("いいえ、でも", "confirm:no"),  # 「いいえ、でも……」: what follows may turn it round
+    ("はい、ただ、", "confirm:yes"),
+    ("ないです、けど", "confirm:no"),
+    ("いや、でもね", "confirm:no"),  # a final ね aside
+    ("あります、昔ですけど", "accept:yes"),  # けど as a particle only softens a finished sentence
+    ("ないけど", "accept:no"),
+    ("いいえ", "accept:no"),
+])
+def test_an_answer_that_stops_on_a_word_that_turns_it_round_is_read_back(matcher, text, expected):
+    assert heard(matcher, "swelling", text) == expected
+
+
 def test_numbers_joined_by_a_dash_are_not_an_age(matcher):
     assert heard(matcher, "age_50_plus", "6-12") == "reprompt"
     assert heard(matcher, "age_50_plus", "60です") == "accept:yes"

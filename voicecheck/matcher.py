@@ -241,7 +241,9 @@ class Matcher:
         command = self._whole_command(question_id, all_tokens, tokens, asked)
         if kind == "free_text":
             return command or self._free_text(question_id, text, Utterance.of(tokens))
-        whole = self._whole_answer(question_id, kind, all_tokens, tokens, morae)
+        # 「いいえ、でも……」: the rest, unsaid yet, may turn the answer round.
+        unfinished = self.safeguards.stops_on_a_turn(all_tokens)
+        whole = self._whole_answer(question_id, kind, all_tokens, tokens, morae, unfinished)
         if whole is not None:
             return whole
         if not content_tokens(tokens):
@@ -255,7 +257,7 @@ class Matcher:
         # 「転びそうになったことは、まあ」: an answer trailing off into a filler is said half-heartedly.
         words = [t for t in all_tokens if not t.is_boundary and t.reading]
         trails_off = bool(words) and words[-1] not in tokens
-        return self._decide(question_id, kind, u, found, command, morae, trails_off)
+        return self._decide(question_id, kind, u, found, command, morae, trails_off, unfinished)
 
     def _free_text(self, question_id: str, text: str, u: Utterance) -> Match:
         """Free words (since when): kept as said; read back unless they name a time."""
@@ -315,7 +317,8 @@ class Matcher:
             return "past"
         return "said"
 
-    def _whole_answer(self, question_id: str, kind: str, all_tokens, tokens, morae: int) -> Match | None:
+    def _whole_answer(self, question_id: str, kind: str, all_tokens, tokens, morae: int,
+                      unfinished: bool = False) -> Match | None:
         if kind != "yes_no":
             return None
         for toks in (all_tokens, tokens):
@@ -324,7 +327,8 @@ class Matcher:
                 score = 70.0 if hit.misheard else 95.0
                 match = result((hit.target,), score)
                 return self.safeguards.apply(question_id, match, deciding=(hit.text,), morae=morae,
-                                             guess=self.safeguards.is_hedged(Utterance.of(toks)))
+                                             guess=self.safeguards.is_hedged(Utterance.of(toks)),
+                                             unfinished=unfinished)
         return None
 
     # -- evidence ---------------------------------------------------------------------------
@@ -348,7 +352,7 @@ class Matcher:
     # -- deciding -------------------------------------------------------------------------------
 
     def _decide(self, question_id: str, kind: str, u: Utterance, found: list[Evidence],
-                command: Match | None, morae: int, trails_off: bool = False) -> Match:
+                command: Match | None, morae: int, trails_off: bool = False, unfinished: bool = False) -> Match:
         neutral = self._neutral_of[question_id]
         # Correction markers do not compete with answers for words: in 「いや違う」 alone the
         # words are the answer (no); before another answer they only cut what came first.
@@ -450,7 +454,7 @@ class Matcher:
         one_sign_denied = match.option_ids == ("no",) and all(e.negated for e in answers if e.target == "no")
         return self.safeguards.apply(question_id, match, deciding=deciding, morae=morae, hedged=hedged,
                                      guess=self.safeguards.is_hedged(u) or trails_off, one_word=one_word,
-                                     one_sign_denied=one_sign_denied)
+                                     one_sign_denied=one_sign_denied, unfinished=unfinished)
 
     def _sounds_like_session_command(self, u: Utterance) -> Match | None:
         """「もう張りにします」 for 「もう終わりにします」: a session command is only asked about

@@ -5,6 +5,7 @@ may split a word in two), with regular expressions built from the words in answe
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -334,8 +335,10 @@ class NumberReader:
         """「2番」「最初の」「いちとさん」: options by their position, when that is the whole answer."""
         if not options:
             return None
-        key = "".join(t.reading for t in tokens if not t.is_boundary and t.reading not in polite_words)
-        items = parse_positions(key, self._order_vocab)
+        said = [t.reading for t in tokens if not t.is_boundary and t.reading not in polite_words]
+        key = "".join(said)
+        ends = frozenset(itertools.accumulate(len(r) for r in said))
+        items = parse_positions(key, self._order_vocab, ends)
         if not items:
             return None
         chosen = []
@@ -356,10 +359,19 @@ class NumberReader:
         return list(dict.fromkeys(chosen))
 
 
-def parse_positions(key: str, vocab: Mapping[str, tuple[str, object]]) -> list[object] | None:
-    """Split a reading into position words, suffixes and glue; None unless all of it is that."""
+def parse_positions(key: str, vocab: Mapping[str, tuple[str, object]],
+                    word_ends: frozenset[int] | None = None) -> list[object] | None:
+    """Split a reading into position words, suffixes and glue; None unless all of it is that.
+
+    `word_ends`: where the words of the reading end (None: anywhere). A position must end a word or
+    be followed by a suffix (「イチ|バン」 of 一番): 「いや」 is not い (1) + や, nor 「いや、でもね」 a
+    first choice — taken so, 「いや、でもね」 was accepted as 「階段を下りるとき」 at the situations
+    question."""
     if not key:
         return None
+
+    def suffix_at(j: int) -> bool:
+        return any(vocab.get(key[j:j + n], ("",))[0] == "suffix" for n in range(1, min(12, len(key) - j) + 1))
 
     @lru_cache(maxsize=None)
     def best(i: int) -> tuple[object, ...] | None:
@@ -372,6 +384,9 @@ def parse_positions(key: str, vocab: Mapping[str, tuple[str, object]]) -> list[o
                 continue
             if i == 0 and item[0] != "pos":
                 continue  # glue only between and after positions: 「大です」 is not だ+い(1)+です
+            if (item[0] == "pos" and word_ends is not None and i + length not in word_ends
+                    and not suffix_at(i + length)):
+                continue
             rest = best(i + length)
             if rest is None:
                 continue

@@ -113,6 +113,7 @@ class Caution:
     session_commands: tuple[str, ...]  # command ids that change the session: accepted only when said clearly
     strict_questions: tuple[str, ...]  # question ids where only a clear answer is accepted
     intensifiers: tuple[str, ...] = ()  # 全然, 本当に …: leave a context-dependent word as unclear as it was
+    turning: tuple[str, ...] = ()  # でも, ただ …: an answer that stops on one is not over: read back
 
 
 @dataclass(frozen=True)
@@ -277,14 +278,15 @@ def _negation(t) -> Negation:
 
 def _caution(t, content: Content) -> Caution:
     t.no_unknown_keys({"context_dependent", "hedges", "question_words", "time_words", "help_words",
-                       "session_commands", "strict_questions", "intensifiers"})
+                       "session_commands", "strict_questions", "intensifiers", "turning"})
     for key, allowed in (("session_commands", COMMAND_IDS), ("strict_questions", tuple(q.id for q in content.questions))):
         for value in t.texts(key):
             if value not in allowed:
                 raise ContentError(t.file, t._k(key), f"unknown id {value!r}; expected one of {', '.join(allowed)}")
     return Caution(t.texts("context_dependent"), t.texts("hedges"), t.texts("question_words"), t.texts("time_words"),
                    t.texts("help_words"), t.texts("session_commands"), t.texts("strict_questions"),
-                   t.texts("intensifiers") if t.has("intensifiers") else ())
+                   t.texts("intensifiers") if t.has("intensifiers") else (),
+                   t.texts("turning") if t.has("turning") else ())
 
 
 def _catch_all(t, content: Content) -> CatchAll:

@@ -7,6 +7,8 @@ turn. So, whatever the score:
 - a command that changes the session (stop, back, skip) said as one short word is read back;
 - an answer hedged as a guess (「腫れてるかもしれない」「たぶん」) or trailing off into a filler
   (「…ことは、まあ」) is read back, and so is a lone topic word (「腰」「階段」);
+- an answer that stops on a word that turns it round (「いいえ、でも……」) is read back: the rest,
+  unsaid yet, may reverse it;
 - on a strict question (the emergency screen) only a clear, unhedged answer is accepted;
 - an answer that asks something back (「熱いってどのくらい？」) is not an answer;
 - a free-text "since when" answer that names no time is read back before it is kept.
@@ -14,9 +16,10 @@ The lists live in answers.toml ([caution]).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
-from voicecheck.reading import reading
+from voicecheck.reading import Token, normalise, reading
 from voicecheck.understanding.decision import Match
 from voicecheck.understanding.evidence import ECHO
 from voicecheck.understanding.phrase_index import PhraseSet, compile_phrase, find
@@ -40,10 +43,21 @@ class Safeguards:
         self._time_words = _phrase_set(caution.time_words)
         self._topic_markers = _phrase_set(data.topic_markers)
         self._help_words = _phrase_set(caution.help_words)
+        self.turning = frozenset(normalise(w) for w in caution.turning)
 
     def is_hedged(self, u: Utterance) -> bool:
         """「かもしれない」「たぶん」「気がする」: the answer is a guess."""
         return _found(self._hedges, u)
+
+    def stops_on_a_turn(self, all_tokens: Sequence[Token]) -> bool:
+        """True when the last word said (a final ね or よ aside) is a conjunction that turns what came
+        before round (「いいえ、でも」「はい、ただ」「ないです、けど」): the answer is not over. As a
+        particle (「昔ですけど」) the same word only softens a finished sentence."""
+        words = [t for t in all_tokens if not t.is_boundary and t.reading]
+        while words and words[-1].pos == "助詞" and words[-1].pos1 == "終助詞":
+            words.pop()
+        return bool(words) and words[-1].pos == "接続詞" and (
+            normalise(words[-1].surface) in self.turning or words[-1].base in self.turning)
 
     def names_a_time(self, u: Utterance) -> bool:
         return _found(self._time_words, u)
@@ -86,13 +100,14 @@ class Safeguards:
 
     def apply(self, question_id: str, match: Match, *, deciding: tuple[str, ...] = (), morae: int = 99,
               clear_command: bool = True, hedged: bool = False, guess: bool = False,
-              one_word: bool = False, one_sign_denied: bool = False) -> Match:
+              one_word: bool = False, one_sign_denied: bool = False, unfinished: bool = False) -> Match:
         """The match, lowered to a read-back where a safeguard says so (reasons in `cautions`).
 
         `deciding`: the phrases the answer rests on; `morae`: the spoken length of what was
         heard; `clear_command`: the command was said in words that leave no doubt; `hedged`:
         the answer carried a correction or contradiction; `guess`: it was said as a guess;
-        `one_sign_denied`: a no that rests only on one thing asked about, denied (「漏れないです」).
+        `one_sign_denied`: a no that rests only on one thing asked about, denied (「漏れないです」);
+        `unfinished`: it stops on a word that turns it round (`stops_on_a_turn`).
         """
         if match.decision != "accept":
             return match
@@ -111,6 +126,8 @@ class Safeguards:
                 reasons.append("guess")
             if one_word:
                 reasons.append("one_word")
+            if unfinished:
+                reasons.append("unfinished")
             if question_id in self.strict_questions and (hedged or match.score < STRICT_ACCEPT_AT):
                 reasons.append("strict_question")
             elif question_id in self.strict_questions and one_sign_denied:
