@@ -393,6 +393,12 @@ def test_live_ears_hear_the_answer_in_its_pause_too(matcher):
     ("転びそうになったことや、実際に転んだことや、実際に転んだことや、", 0.68, OPEN),
     ("転びそうになったことや、実際に転んだことや、", 0.68, GOING_ON),
     ("痛い痛い、", 0.8, GOING_ON),  # a person's own short repeat is no loop
+    # Fillers written in katakana by ear are fillers too: 「エッド」 for 「えっと」 under a TV at 5 dB
+    # (live) made the turn end before the answer came
+    ("エッド", 0.23, GOING_ON),
+    ("アノー", 0.3, GOING_ON),
+    ("えっとー", 0.3, GOING_ON),  # the long vowel split off as a word of its own
+    ("カクン", 0.3, OPEN),  # a katakana word that is no filler
 ])
 def test_words_stopping_on_a_particle_wait_longer_only_when_the_recogniser_is_fairly_sure(matcher, text, confidence,
                                                                                             verdict):

@@ -282,6 +282,19 @@ def test_the_rest_of_an_answer_asked_again_is_judged_whole():
     assert any(e["type"] == "read_back" and e["why"] == "went_on_over_reply" for e in events)
 
 
+def test_a_whole_answer_not_understood_after_its_first_part_costs_one_try_and_one_apology():
+    # Live under a TV at 5 dB: 「えっと……」 was cut in its pause and not understood; the rest came
+    # while 「聞き取れませんでした」 was said, and the whole was not understood either. The person
+    # answered once: the apology is not said again at once, the hint follows, and two more tries remain.
+    answers = ["no", "stairs_down", "mumble", "mumble", "weekly"] + ALL_NO[3:]
+    ears = WentOnEars(answers, "frequency", "mumble")
+    outcome, progress, mouth, events, saves, content = _run(ears)
+    assert outcome == "complete" and progress.answers["frequency"].value == "weekly"
+    sorry = content.say("not_understood")
+    assert mouth.said.count(sorry) == 2  # once for the first part, once for the next try
+    assert not any(a == b == sorry for a, b in zip(mouth.said, mouth.said[1:]))
+
+
 # ------------------------------------------------------------------------- through LiveEars
 
 

@@ -302,6 +302,7 @@ class Questionnaire:
         if pending is None:
             self._read_question(question, number)
         tries = 0
+        rest_after_asking_again = False  # the whole answer came while 「聞き取れませんでした」 was said
         while True:
             heard, pending = pending or t.listen(question.id, question.text, self._foresee(question, tries)), None
             text = heard.text.strip()
@@ -354,15 +355,25 @@ class Questionnaire:
             value = self._value(question, match, text)
             went_on = heard is whole_answer  # its rest was heard already: no second one
             if match.decision == "reprompt" or value is None:
+                if went_on and rest_after_asking_again:
+                    # The same answer as the first part just asked about, heard whole: the person
+                    # answered once, so it costs no second try, and 「聞き取れませんでした」 is not
+                    # said twice in a row (measured live, TV 5 dB: 「えっと……」 cut in its pause, then
+                    # the whole, both apologised for within 2 s). The hint follows at once.
+                    rest_after_asking_again = False
+                    self._hint(question)
+                    continue
                 tries += 1
                 if tries >= self.retries:
                     return self._give_up(question, text)
                 whole = self._reply(question, lambda: t.say_phrase("not_understood"), went_on)
                 if whole is not None:
                     pending = whole_answer = whole  # judged whole, the question not read again
+                    rest_after_asking_again = True
                     continue
                 self._hint(question)
                 continue
+            rest_after_asking_again = False
             label = self._label(question, value)
             # The rest of an answer the person went on with was said over the device's acknowledgement,
             # where the recogniser hears least well (the echo canceller takes out what overlaps the

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from voicecheck.reading import FUNCTION_POS, Token, base_reading, normalise
+from voicecheck.reading import FUNCTION_POS, Token, base_reading, fold, normalise, reading
+from voicecheck.understanding.voicing import devoiced
 
 BOUNDARY = "|"
 
@@ -73,11 +74,25 @@ def is_content(t: Token, neutral: frozenset[str]) -> bool:
     return t.reading not in neutral and base_reading(t.base) not in neutral
 
 
+def _written_by_ear(surface: str) -> bool:
+    """Katakana only: how a recogniser writes a sound it cannot place as a word (「エッド」「アノー」)."""
+    return bool(surface) and all("\u30a1" <= ch <= "\u30fa" or ch == "ー" for ch in surface)
+
+
+def _sound(kana: str) -> str:
+    """A reading as heard: folded (long vowels, small kana) and without voicing marks."""
+    return devoiced(fold(kana))
+
+
 class Fillers:
     """Removes fillers (えーと, あのー, なんていうか): they carry no answer."""
 
     def __init__(self, words: Sequence[str]) -> None:
         self.words = frozenset(words)
+        # A filler written in katakana by ear is a noun to Open JTalk: under a TV Whisper wrote
+        # 「エッド」 for 「えっと」, and the turn, taking it for a word, did not wait for the answer
+        # to come (live, TV 5 dB). Such a word is a filler when it sounds like one.
+        self._sounds = frozenset(s for w in words if (s := _sound(reading(w))))
         self._by_first: dict[str, tuple[str, ...]] = {}
         for f in sorted(words, key=len, reverse=True):  # by first character, longest first
             self._by_first[f[:1]] = self._by_first.get(f[:1], ()) + (f,)
@@ -91,8 +106,12 @@ class Fillers:
                      and not tokens[i - 1].is_boundary and tokens[i - 1].pos != "フィラー")
             # 「あっ」 before た is the verb of 「あった」, not a gasp.
             verb = i + 1 < len(tokens) and tokens[i + 1].pos == "助動詞"
-            if not verb and ((t.pos == "フィラー" and not glued) or surfaces[i] in self.words or t.base in self.words):
+            by_ear = _written_by_ear(surfaces[i]) and _sound(t.reading) in self._sounds
+            if not verb and ((t.pos == "フィラー" and not glued) or surfaces[i] in self.words or t.base in self.words
+                             or by_ear):
                 keep[i] = False
+            elif surfaces[i] == "ー" and i > 0 and not keep[i - 1]:
+                keep[i] = False  # 「えっとー」: the filler's long vowel, split off as a word of its own
         # Fillers of several words (なんていうか): compare joined surfaces.
         for i in range(len(tokens)):
             for filler in self._by_first.get(surfaces[i][:1], ()):
