@@ -318,13 +318,23 @@ class Words:
     recognizer: object
     matcher: object
 
-    def hearing(self, case: Case, worker):
+    @staticmethod
+    def question_of(case_question: str) -> str:
+        """The question a case answers; an answer to none is heard as a yes or a no."""
+        return case_question or "yes_no"
+
+    def context(self, question: str):
+        """What the recogniser is told while it hears an answer to `question`, as live."""
         from voicecheck.interfaces import ListenContext
+
+        asked = self.matcher.content.question(question).text if question != "yes_no" else ""
+        return ListenContext(question, self.matcher.phrases(question), None, asked)
+
+    def hearing(self, case: Case, worker):
         from voicecheck.listening.early_end import EarlyHearing
 
-        question = case.question or "yes_no"
-        asked = self.matcher.content.question(question).text if question != "yes_no" else ""
-        context = ListenContext(question, self.matcher.phrases(question), None, asked)
+        question = self.question_of(case.question)
+        context = self.context(question)
         return EarlyHearing(lambda samples: self.recognizer.transcribe(samples, context),
                             lambda heard: self.matcher.turn_end(question, heard), worker)
 

@@ -100,15 +100,10 @@ def clip(take: Take) -> np.ndarray | None:
 
 def heard_in_pause(take: Take, samples: np.ndarray, condition, tracks, words):
     """What the product hears 0.3 s into the pause after the take, in the condition."""
-    from voicecheck.interfaces import ListenContext
-
     case = endpointing._case(f"{take.voice}: {take.text}", samples, take.voice, question=take.question)
     _, sound = endpointing.room_sound(case, condition, tracks, after_s=HEARD_AFTER_S)
     until = int((case.speech_end_s + HEARD_AFTER_S) * endpointing.SAMPLE_RATE)
-    question = take.question or "yes_no"
-    asked = words.matcher.content.question(question).text if question != "yes_no" else ""
-    context = ListenContext(question, words.matcher.phrases(question), None, asked)
-    return words.recognizer.transcribe(sound[:until], context)
+    return words.recognizer.transcribe(sound[:until], words.context(words.question_of(take.question)))
 
 
 def measure(takes_: list[Take], conditions, tracks, words, log) -> dict:
@@ -124,7 +119,7 @@ def measure(takes_: list[Take], conditions, tracks, words, log) -> dict:
             continue
         for condition in conditions:
             heard = heard_in_pause(take, samples, condition, tracks, words)
-            question = take.question or "yes_no"
+            question = words.question_of(take.question)
             results[(take.side, condition.label, take.older)].append(tuple(
                 turn_end(words.matcher, question, heard, kind_of(question), sure_of_a_particle=line) == GOING_ON
                 for line in LINES))
