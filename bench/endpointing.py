@@ -339,6 +339,20 @@ class Words:
                             lambda heard: self.matcher.turn_end(question, heard), worker)
 
 
+def feed(endpointer, detector, frame) -> None:
+    """One frame of the answer, as the device's live listener (the default path) gives it: judged by
+    the detector, and in a room with a steady background without the onset hold and the faint last
+    syllable (voicecheck.listening.live.feed_judged). A detector that gives no whole verdict (the
+    comparisons) is asked by the endpointer itself."""
+    from voicecheck.listening.live import feed_judged
+
+    if not hasattr(detector, "last"):
+        endpointer.feed(frame)
+        return
+    detector.is_speech(frame)
+    feed_judged(endpointer, frame, detector.last)
+
+
 def run_case(case: Case, condition: Condition, tracks, make_detector, config, warm: bool = True,
              words: Words | None = None) -> Outcome:
     from voicecheck.listening.endpointer import Endpointer
@@ -357,7 +371,7 @@ def run_case(case: Case, condition: Condition, tracks, make_detector, config, wa
         early = words.hearing(case, worker)
     frames = frames_of(answer)
     for frame in frames:
-        endpointer.feed(frame)
+        feed(endpointer, detector, frame)
         if early is not None:
             early.step(endpointer)
         if endpointer.done:
@@ -515,7 +529,9 @@ def words_report(cases: list[Case], set_name: str, log, snrs: tuple[float, ...] 
             "matcher judges the words (`end_when_complete` on, the default). A two-part answer whose first "
             "part is already a complete answer to its question is ended in the pause when the pause is "
             "long enough, in a quiet room only: with a steady background above -50 dBFS (every noisy "
-            "condition here) nothing ends early and the full end_silence_s is waited. The live path "
+            "condition here) nothing ends early and the full end_silence_s is waited. Frames reach the "
+            "endpointer as the live listener gives them (voicecheck.listening.live.feed_judged: with a "
+            "steady background, without the onset hold and the faint last syllable). The live path "
             "(the default) then listens on while the device replies: speech begun before the pause "
             "has lasted end_silence_s, or within 0.4 s of the end (a pause measured longer than it was), "
             "is the rest of the same answer, and the whole answer ends where measured (*the rest heard "

@@ -173,7 +173,7 @@ class ScriptedDetector:
 def test_the_live_path_holds_the_end_for_a_next_words_first_consonant_in_a_quiet_room(background_db, one_answer):
     """The onset hold (EndpointConfig.onset_hold_s) acts on the live listener too: a sound over the
     room just as the pause would end, then the voice, is the answer going on, not a new one. With a
-    steady background (a TV) the live listener leaves it out (see live._feed)."""
+    steady background (a TV) the live listener leaves it out (see live.feed_judged)."""
     config = EndpointConfig(no_answer_timeout_s=5.0)
     pause = round(config.end_silence_s / FRAME_S) - 1  # frames: the pause ends on the next one
     script = "." * 50 + "S" * 20 + "." * pause + "LLL" + "S" * 20 + "." * 100

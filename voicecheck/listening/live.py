@@ -82,13 +82,14 @@ TALK_HOLD_FRAMES = round(0.6 / FRAME_S)  # a pause between words shorter than th
 EARLIEST_ANSWER_S = 1.0
 
 
-def _feed(endpointer: Endpointer, frame: np.ndarray, verdict: FrameVerdict) -> None:
+def feed_judged(endpointer: Endpointer, frame: np.ndarray, verdict: FrameVerdict) -> None:
     """One frame, judged already, to a turn's endpointer. In a quiet room with the whole verdict, so
     that the onset hold and a faint last syllable (voicecheck.listening.endpointer) act as on every
     other path; with a steady background (a TV) without them: there, behind the echo canceller,
     Silero hears hardly any voice in the TV, so the TV's own voices passed as faint frames and the
     replies came later (live, 2026-11-29, two TV runs each: p50 1.46 / 1.48 s, p95 1.50 / 1.52 s with
-    them, 1.40 / 1.38 s and 1.50 / 1.49 s without; the quiet runs were unchanged)."""
+    them, 1.40 / 1.38 s and 1.50 / 1.49 s without; the quiet runs were unchanged). The endpointing
+    bench feeds its frames through here too, so that it measures the rules the device uses."""
     if background_above(verdict.background_db, endpointer.config.noisy_room_dbfs):
         endpointer.feed(frame, verdict.speech, verdict.level_db)
     else:
@@ -265,7 +266,7 @@ class LiveListener:
         index = start
         while index < now:  # look back: answers given while the device talked
             frame, verdict = self._frame(index)
-            _feed(endpointer, frame, verdict)
+            feed_judged(endpointer, frame, verdict)
             index += 1
             if endpointer.done:
                 utterance = endpointer.finish()
@@ -280,7 +281,7 @@ class LiveListener:
         while True:
             while not endpointer.done:
                 frame, verdict = self._frame(index)
-                _feed(endpointer, frame, verdict)
+                feed_judged(endpointer, frame, verdict)
                 index += 1
                 if after_frame is not None:
                     after_frame(endpointer)
