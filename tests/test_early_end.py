@@ -261,6 +261,16 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("since_when", "そうです。", OPEN),  # not a phrase that buys time
     ("situations", "階段を下りるときです", OPEN),  # several answers may follow: the full pause
     ("since_when", "半年前です", OPEN),  # free text: the full pause
+    # The answer its question asks for (「いつごろからですか」, with 「三か月前から」 as its example) is
+    # whole, though it stops on a particle: the usual pause, not the longer one …
+    ("since_when", "三か月前から", OPEN),
+    ("since_when", "三か月前から、", OPEN),  # Whisper's comma after a voice that fell silent
+    ("since_when", "3か月くらい前から。", OPEN),
+    ("since_when", "退院してから", OPEN),
+    # … but not with a filler after it, nor at a question that does not ask with that particle.
+    ("since_when", "三か月前から、えーと", GOING_ON),
+    ("situations", "朝起きてから", GOING_ON),
+    ("since_when", "三か月前と", GOING_ON),
     ("swelling", "大丈夫です", UNSURE),  # read back, not accepted
     ("swelling", "腫れてるかもしれない", UNSURE),  # a guess: read back
     ("yes_no", "対象です。", UNSURE),  # 「はいそうです」 misheard: asked about again

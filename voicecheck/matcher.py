@@ -85,6 +85,7 @@ class Matcher:
         self._adding_words = frozenset(normalise(w) for w in d.multi_adding)
         self.thinking_phrases = frozenset(reading(w).rstrip("ー") for w in d.thinking) - {""}
         self.trailing_reasons = frozenset(normalise(w) for w in d.trailing_reasons)
+        self.answer_endings = {q: frozenset(normalise(w) for w in words) for q, words in d.answer_endings.items()}
         self._neutral = frozenset(reading(w) for w in d.neutral + d.politeness) - {""}
         self._polite_words = frozenset(p for p in (reading(w) for w in d.politeness) if len(p) > 2)
         self._negation = NegationRules(d.negation)

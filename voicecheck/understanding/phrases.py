@@ -140,6 +140,8 @@ class AnswerPhrases:
     continuing: tuple[str, ...] = ()  # words after which an answer is not over (あと, それから): [turn_end]
     thinking: tuple[str, ...] = ()  # 「そうですね」: a yes to a yes/no question, else time to think: [turn_end]
     trailing_reasons: tuple[str, ...] = ()  # 「…ので」「…なくて」: an answer may stop on them: [turn_end]
+    # question id -> particles its whole answer ends on (since_when: 「三か月前から」): [turn_end.answer_endings]
+    answer_endings: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # command id -> whole sentences it is said as, only to compare garbled utterances with: [commands.whole]
     commands_whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -163,6 +165,13 @@ def _text_lists(t, allowed: tuple[str, ...], *, required: tuple[str, ...] = ()) 
         if name not in result:
             raise ContentError(t.file, t._k(name), "missing; expected a list of phrases")
     return result
+
+
+def _answer_endings(turn_end, content: Content) -> dict[str, tuple[str, ...]]:
+    """[turn_end.answer_endings]: question id -> the particles its whole answer may end on."""
+    if not turn_end.has("answer_endings"):
+        return {}
+    return _text_lists(turn_end.table("answer_endings"), tuple(q.id for q in content.questions))
 
 
 def _number_table(t, name: str, low: float, high: float) -> dict[str, float]:
@@ -333,5 +342,6 @@ def load_answer_phrases(prompts_dir: Path, content: Content) -> AnswerPhrases:
         continuing=t.table("turn_end").texts("continuing"),
         thinking=t.table("turn_end").texts("thinking"),
         trailing_reasons=t.table("turn_end").texts("trailing_reasons"),
+        answer_endings=_answer_endings(t.table("turn_end"), content),
         commands_whole=_text_lists(whole, COMMAND_IDS) if whole else {},
     )

@@ -12,6 +12,8 @@ here what the words say:
   person is still answering: wait longer. Where one answer is the whole answer, a clause of reason
   or circumstance left hanging (「もともと出かけないので」「ろれつが回らなくて」) is how many people
   stop: the usual wait, and never an early end (what follows could still change it);
+  and a particle the question itself asks with (「いつごろからですか」 → 「三か月前から」,
+  [turn_end.answer_endings]) ends a whole answer there: the usual wait;
 - UNSURE: words that answer the question, but not clearly enough to take as heard (the matcher
   would read them back or ask about them: 「対象です」 for 「はいそうです」), or, where a yes or a no
   is asked for, a word the matcher cannot place with the vowels of a reply word (「ぱい」「開始」
@@ -130,6 +132,21 @@ def particle_of_the_answer(matcher, question_id: str, heard: HeardLike, all_toke
     return without.decision != "accept" or without.option_ids != match.option_ids
 
 
+def ends_as_asked(all_tokens: Sequence[Token], words: Sequence[Token], endings: frozenset[str]) -> bool:
+    """True when the words stop on a particle the question's whole answer ends on (`endings`, from
+    [turn_end.answer_endings]: 「三か月前から」「退院してから」 for 「いつごろからですか」), with at most a
+    comma after it — Whisper writes one after a voice that falls silent as readily as after one
+    that goes on. A filler after the particle (「三か月前から、えーと」) is still more to come."""
+    last_said = said_with_commas(all_tokens)
+    while last_said and last_said[-1].is_boundary:
+        last_said = last_said[:-1]
+    if len(last_said) < 2 or not endings:
+        return False
+    last = last_said[-1]
+    return (last.pos == "助詞" and normalise(last.surface) in endings
+            and any(t is last for t in words) and not last_said[-2].is_boundary)
+
+
 # Shorter repeats are how people talk (「はいはい」「痛い痛い」「そうそう」).
 _LOOP_MIN_CHARS = 4
 _NOT_WORDS = frozenset("、。，,．.！!？?・… 　")
@@ -170,6 +187,8 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str,
         # and waiting longer for it made the reply come 2.4 s after the person stopped (bench voices,
         # dev part). Only fillers (「うーん」) still wait longer, whatever the recogniser's certainty.
         shape = OPEN
+    if shape == GOING_ON and ends_as_asked(all_tokens, words, matcher.answer_endings.get(question_id, frozenset())):
+        shape = OPEN  # the answer its question asked for (「三か月前から」), not a sentence left hanging
     if kind != "yes_no" and just_thinking(said, matcher.thinking_phrases):
         return GOING_ON  # 「そうですね」 agrees only when a yes or a no was asked for
     if kind not in QUICK_KINDS:
