@@ -17,7 +17,8 @@ here what the words say:
 - UNSURE: words that answer the question, but not clearly enough to take as heard (the matcher
   would read them back or ask about them: 「対象です」 for 「はいそうです」), or, where a yes or a no
   is asked for, a word the matcher cannot place with the vowels of a reply word (「ぱい」「開始」
-  for 「はい」: a reply garbled, not a cough) — no early end, but
+  for 「はい」: a reply garbled, not a cough), or, at a question of several answers, words that name
+  a choice (「4」「いちとさん」: more may follow) — no early end, but
   the usual `end_silence_s` even after a sound as short as 「はい」, not the longer wait for a
   filler or a cough: they are words, and measured live under the TV, an unsure 「はい」 was
   replied to 2.2 s after it ended;
@@ -192,6 +193,12 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str,
     if kind != "yes_no" and just_thinking(said, matcher.thinking_phrases):
         return GOING_ON  # 「そうですね」 agrees only when a yes or a no was asked for
     if kind not in QUICK_KINDS:
+        if (kind == "multi" and shape == OPEN and said
+                and matcher.understand(question_id, heard).decision in ("accept", "confirm")):
+            # Words that name one of the choices (「4」「いちとさん」「2番」, the form the question's
+            # hint asks for) are words, not a cough: the usual pause even when they were said in
+            # under short_speech_s, not the 2 s a filler waits; never an early end, more may follow.
+            return UNSURE
         return shape
     hanging = shape == GOING_ON and stops_on_a_reason(all_tokens, matcher.trailing_reasons)
     if hanging:
