@@ -222,6 +222,16 @@ def test_an_unsure_or_read_back_answer_is_not_ended_early(matcher):
     ("near_fall", "もう一回お願いします", COMPLETE),
     ("yes_no", "はい、そうです", COMPLETE),
     ("swelling", "えっと", GOING_ON),
+    # A short interjection said as a question asks back (pardon?): the person waits for the device,
+    # so the usual pause, never the filler's longer one — and never an early end. Thinking aloud
+    # (「うーん?」「え、」) still waits longer.
+    ("swelling", "え?", UNSURE),
+    ("situations", "ん？", UNSURE),
+    ("since_when", "はあ?", UNSURE),
+    ("yes_no", "はい?", UNSURE),  # as likely to ask back as to answer: no early end
+    ("frequency", "うーん?", GOING_ON),
+    ("swelling", "え、", GOING_ON),
+    ("swelling", "え", GOING_ON),
     ("swelling", "うーん、", GOING_ON),
     ("swelling", "腫れてはいないけど", GOING_ON),
     ("near_fall", "はい、あと", GOING_ON),

@@ -18,7 +18,8 @@ here what the words say:
   would read them back or ask about them: 「対象です」 for 「はいそうです」), or, where a yes or a no
   is asked for, a word the matcher cannot place with the vowels of a reply word (「ぱい」「開始」
   for 「はい」: a reply garbled, not a cough), or, at a question of several answers, words that name
-  a choice (「4」「いちとさん」: more may follow) — no early end, but
+  a choice (「4」「いちとさん」: more may follow), or a short interjection said as a question
+  (「え?」「はい?」: the person asks back and waits for the device) — no early end, but
   the usual `end_silence_s` even after a sound as short as 「はい」, not the longer wait for a
   filler or a cough: they are words, and measured live under the TV, an unsure 「はい」 was
   replied to 2.2 s after it ended;
@@ -54,6 +55,9 @@ _FINAL_KINDS = ("終助詞", "副助詞")
 # Kinds of question whose answer is one thing, so that a clear, finished answer is all of it.
 QUICK_KINDS = frozenset({"yes_no", "single"})
 _TE_FORMS = frozenset({"て", "で"})
+_QUESTION_MARKS = frozenset({"?", "？"})
+_ASKING_BACK_MAX_KANA = 2  # 「え」「ん」「えー」「はあ」; 「うーん」「えっと」 are thinking
+_INTERJECTIONS = frozenset({"フィラー", "感動詞"})
 
 
 class HeardLike(Protocol):
@@ -97,6 +101,17 @@ def how_it_ends(all_tokens: Sequence[Token], words: Sequence[Token], continuing:
     if last_said and not last_said[-1].is_boundary and not any(t is last_said[-1] for t in words):
         return GOING_ON
     return GOING_ON if words_continue(last_said, continuing) else OPEN
+
+
+def asks_back(all_tokens: Sequence[Token]) -> bool:
+    """True when the words are nothing but a short interjection said as a question (「え?」「ん?」
+    「はあ?」「はい?」): the person did not catch the question and asks back. They wait for the
+    device; they are not thinking aloud as after 「えっと……」「うーん」 (longer sounds, still waited
+    for). The recogniser writes the question mark for a rising voice."""
+    spoken = [t for t in all_tokens if not t.is_boundary and t.reading]
+    return (len(spoken) == 1 and spoken[0].pos in _INTERJECTIONS
+            and len(spoken[0].reading) <= _ASKING_BACK_MAX_KANA
+            and all_tokens[-1].is_boundary and all_tokens[-1].surface in _QUESTION_MARKS)
 
 
 def stops_on_a_reason(all_tokens: Sequence[Token], reasons: frozenset[str]) -> bool:
@@ -179,6 +194,12 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str,
     all_tokens = analyse(normalise(text))
     words = matcher.fillers.remove(all_tokens)
     said = [t for t in words if not t.is_boundary]
+    if asks_back(all_tokens):
+        # 「え?」 — pardon? Waited for as a filler, it was answered 2.5 s after it ended (3.2 s when
+        # shorter than short_speech_s), while the person waited to hear the question again. Words,
+        # not a cough: the usual pause, and never an early end (「え? 何ですか」 may follow; at a yes
+        # or no question 「はい?」 is as likely to ask back as to answer).
+        return UNSURE
     shape = how_it_ends(all_tokens, words, matcher.continuing_words)
     confidence = getattr(heard, "confidence", None)
     guessed = confidence is not None and confidence < sure_of_a_particle
