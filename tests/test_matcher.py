@@ -144,6 +144,24 @@ def test_commands_in_many_phrasings(matcher, heard, command):
     assert command in COMMAND_IDS
 
 
+@pytest.mark.parametrize("question", ["swelling", "near_fall", YES_NO])
+@pytest.mark.parametrize("heard", ["はい?", "ええ？", "うん?"])
+def test_a_yes_said_as_a_question_asks_to_hear_it_again(matcher, question, heard):
+    # 「はい?」 with a rising voice is "pardon?" as often as a yes: never taken as the answer.
+    result = matcher.match(question, heard)
+    assert result.command == "repeat" and result.option_ids == ()
+
+
+def test_a_yes_only_guessed_at_and_said_as_a_question_is_read_back(matcher):
+    result = matcher.match("swelling", "ん?")  # 「うん」 misheard, or "pardon?": asked about, never taken
+    assert result.decision == "confirm"
+
+
+@pytest.mark.parametrize("heard", ["はい", "はい。", "うん", "ええ、そうです?", "はい、あります"])
+def test_a_yes_said_plainly_is_still_a_yes(matcher, heard):
+    assert matcher.match("swelling", heard).option_ids == ("yes",)
+
+
 def test_a_command_word_inside_an_answer_does_not_win(matcher):
     assert matcher.match("near_fall", "もう一回転びそうになった").option_ids == ("yes",)
     assert matcher.match("situations", "次の選挙は来年です").command is None

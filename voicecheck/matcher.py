@@ -245,6 +245,13 @@ class Matcher:
         # 「いいえ、でも……」: the rest, unsaid yet, may turn the answer round.
         unfinished = self.safeguards.stops_on_a_turn(all_tokens)
         whole = self._whole_answer(question_id, kind, all_tokens, tokens, morae, unfinished)
+        if (whole is not None and whole.decision == "accept" and asked
+                and command is not None and command.command == "repeat"):
+            # 「はい?」「ええ?」 said as a question ([commands.alone] repeat) is "pardon?" as often as a
+            # yes: taken as a yes, a person who did not catch the question would have answered it.
+            # Hearing the question again costs a few seconds; a wrong answer changes the advice.
+            # (A yes only guessed at, 「ん?」, is read back anyway: that asks too.)
+            return command
         if whole is not None:
             return whole
         if not content_tokens(tokens):
