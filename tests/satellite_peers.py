@@ -294,7 +294,8 @@ def question_picker(room, answers: dict[str, Recording], *, confirm_yes: Recordi
 
     `stop_at` replaces the answer of some questions (e.g. with "もう終わりにします"). To a
     confirmation ("「…」ですね。よろしいですか。") the resident says yes when the room understood
-    what they meant and no otherwise, as a person would; to the exercise offer, no."""
+    what they meant and no otherwise, as a person would (to 「ここで終わりにしますか」 after their
+    own stop: yes, or the stop again); to the exercise offer, no."""
     stop_at = stop_at or {}
 
     def pick() -> Recording | None:
@@ -306,10 +307,17 @@ def question_picker(room, answers: dict[str, Recording], *, confirm_yes: Recordi
             return stop_at[question]
         if question == "yes_no":
             confirming = pending_confirmation(room)
-            if confirming is not None and confirm_yes is not None:
-                asked, options = confirming
-                meant = answers.get(asked)
-                if meant is not None and "+".join(options) == meant.expected:
+            if confirming is not None:
+                asked, options, command = confirming
+                meant = stop_at.get(asked) or answers.get(asked)  # what the resident said there
+                if command is not None:
+                    # 「ここで終わりにしますか」 after a doubtfully heard 「もう終わりにします」: the
+                    # resident meant it, so they confirm it, with a yes or by saying it again (a stop
+                    # answers the stop question). A "no" would refuse their own stop, and the session
+                    # would go on through every other question.
+                    if meant is not None and meant.expected == command:
+                        return confirm_yes or meant
+                elif confirm_yes is not None and meant is not None and "+".join(options) == meant.expected:
                     return confirm_yes
             return answers.get("yes_no")
         return answers.get(question)
@@ -317,8 +325,9 @@ def question_picker(room, answers: dict[str, Recording], *, confirm_yes: Recordi
     return pick
 
 
-def pending_confirmation(room) -> tuple[str, list[str]] | None:
-    """(question, options) when the room's last turn was a confirmation of an understood answer."""
+def pending_confirmation(room) -> tuple[str, list[str], str | None] | None:
+    """(question, options, command) when the room's last turn was a confirmation: of an understood
+    answer (command None), or of a command it was not sure it heard (options [])."""
     sessions = room.sessions.store.sessions()
     if not sessions:
         return None
@@ -328,7 +337,7 @@ def pending_confirmation(room) -> tuple[str, list[str]] | None:
             return None
         if event.get("type") == "match" and event.get("question") != "yes_no":
             if event.get("decision") == "confirm":
-                return event.get("question"), list(event.get("options") or [])
+                return event.get("question"), list(event.get("options") or []), event.get("command")
             return None
     return None
 
