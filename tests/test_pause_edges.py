@@ -43,6 +43,42 @@ def test_without_verdicts_the_voice_share_is_not_known():
     assert background.level_db is not None and background.voice_share is None
 
 
+def test_digital_silence_among_the_rooms_sound_does_not_widen_its_swing():
+    # A satellite's gated microphone, a recording's silent lead-in: frames with no sound at all
+    # between stretches of the room's hiss. The room still swings by 1 dB, not by 60.
+    background = BackgroundLevel(window_s=0.9)  # 30 frames
+    for n in range(30):
+        background.update(-120.0 if n % 8 == 0 else -62.0 + (n % 2))
+    assert background.spread_db <= 1.5 and background.level_db == pytest.approx(-62.0, abs=1.0)
+
+
+def test_a_source_of_nothing_but_digital_silence_keeps_it_as_its_level():
+    background = BackgroundLevel(window_s=0.9)
+    for _ in range(30):
+        background.update(-120.0)
+    assert background.level_db == -120.0 and background.spread_db == 0.0
+
+
+def test_where_silence_is_most_of_the_window_the_few_sounding_frames_do_not_become_the_room():
+    # An idle virtual sink or a recording's gaps, then the first frames of a voice before the answer
+    # is known to have begun: the level stays the silence's, so the voice still stands over it.
+    background = BackgroundLevel(window_s=0.9)
+    for n in range(30):
+        background.update(-30.0 if n >= 24 else -120.0)
+    assert background.level_db == -120.0
+
+
+def test_a_voice_well_over_a_hiss_broken_by_digital_silence_is_speech():
+    detector = SpeechDetector(vad=ToneIsVoice(noise_probability=0.0))
+    hiss = (np.random.default_rng(3).standard_normal(FRAME_SAMPLES) * 10 ** (-62 / 20)).astype(np.float32)
+    for n in range(140):  # 4 s of the room: hiss, broken by short stretches of digital silence (a fifth)
+        detector.judge(np.zeros(FRAME_SAMPLES, np.float32) if n % 28 < 7 else hiss)
+    t = np.arange(FRAME_SAMPLES) / SAMPLE_RATE
+    voice = (10 ** (-35 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 150 * t)).astype(np.float32)  # -35 dBFS
+    verdicts = [detector.judge(voice) for _ in range(5)]
+    assert verdicts[-1].speech, (verdicts[-1], detector.background.spread_db)
+
+
 # ------------------------------------------------------------------ the detector's bar
 
 

@@ -25,6 +25,11 @@ import numpy as np
 
 from voicecheck.listening.frames import FRAME_S
 
+# Below this a frame holds no sound at all: digital silence, never a room's quiet (a microphone's
+# own hiss lies far above). It comes from sources, not rooms: a satellite that gates its microphone,
+# the missing audio RoomEars fills in, a recording's silent lead-in, a virtual sound card's idle sink.
+NO_SIGNAL_DBFS = -90.0
+
 
 class BackgroundLevel:
     def __init__(self, window_s: float = 4.0, percentile: float = 20.0, known_after_s: float = 0.45) -> None:
@@ -76,8 +81,16 @@ class BackgroundLevel:
             # An answer began before the background was known: its own frames would set the bar
             # at the level of the voice and cut the answer. The background waits for its end.
             return None
-        low, estimate, mid = np.percentile(np.fromiter(self._levels, float, len(self._levels)),
-                                           (10.0, self.percentile, 50.0))
+        levels = np.fromiter(self._levels, float, len(self._levels))
+        estimate = np.percentile(levels, self.percentile)
+        # Stretches of digital silence among the room's sound are no part of its swing: with them
+        # the spread was the gap between silence and hiss (up to 26 dB instead of 1, satellite test
+        # rooms), the bar a voice must clear rose with it, and the first syllables of 「もう終わりに
+        # します」 were not heard as the person. The level itself still counts them: where silence
+        # is most of what a source gives (a recording's gaps, an idle virtual sink), the few frames
+        # with sound in it may be the voice's own first frames, and must not become the room.
+        sounding = levels[levels > NO_SIGNAL_DBFS]
+        low, mid = np.percentile(sounding if len(sounding) >= self._known_after else levels, (10.0, 50.0))
         self._spread = float(mid - low)
         self._value = float(estimate)
         # Known only once as many frames came with a verdict as the levels' window holds.
