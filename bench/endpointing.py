@@ -445,7 +445,7 @@ def table(rows: list[Row], n: int) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row.label} | {row.pct(50):.2f} s / {row.pct(95):.2f} s | "
-                     f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
+                     f"{100 * row.within() / n:.1f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
                      f"{row.count('cut_in_pause')} | {row.count('start_missed')} | {row.count('false_start')} |")
     return lines
 
@@ -468,9 +468,9 @@ def words_table(rows: list[Row], n: int, cases: list[Case] | None = None, end_si
         alone_within = row.within() - sum(1 for o in row.outcomes if o.rest_heard and not o.cut_in_pause
                                           and o.end_wait_s is not None and o.end_wait_s <= WITHIN_S)
         lines.append(f"| {row.label} | {row.pct(50):.2f} s / {row.pct(95):.2f} s | "
-                     f"{100 * row.within() / n:.0f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
+                     f"{100 * row.within() / n:.1f} % ({row.within()}/{n}) | {row.count('at_cap')} | "
                      f"{after_complete} / {other_cell} | {rest} | {row.count('ended_early')} | "
-                     f"{100 * alone_within / n:.0f} % ({alone_within}/{n}) · {after_complete + rest} |")
+                     f"{100 * alone_within / n:.1f} % ({alone_within}/{n}) · {after_complete + rest} |")
     return lines
 
 
