@@ -195,10 +195,10 @@ def turn_end(matcher, question_id: str, heard: HeardLike, kind: str,
     words = matcher.fillers.remove(all_tokens)
     said = [t for t in words if not t.is_boundary]
     if asks_back(all_tokens):
-        # 「え?」 — pardon? Waited for as a filler, it was answered 2.5 s after it ended (3.2 s when
-        # shorter than short_speech_s), while the person waited to hear the question again. Words,
-        # not a cough: the usual pause, and never an early end (「え? 何ですか」 may follow; at a yes
-        # or no question 「はい?」 is as likely to ask back as to answer).
+        # 「え?」 — pardon? As a filler it waited going_on_extra_s (1.2 s) more than the usual
+        # pause, after a 2 s one when shorter than short_speech_s, while the person waited to hear
+        # the question again. Words, not a cough: the usual pause, and never an early end (「え?
+        # 何ですか」 may follow; at a yes or no question 「はい?」 is as likely to ask back as to answer).
         return UNSURE
     shape = how_it_ends(all_tokens, words, matcher.continuing_words)
     confidence = getattr(heard, "confidence", None)
