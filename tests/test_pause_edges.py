@@ -71,7 +71,7 @@ def test_where_silence_is_most_of_the_window_the_few_sounding_frames_do_not_beco
 def test_a_voice_well_over_a_hiss_broken_by_digital_silence_is_speech():
     detector = SpeechDetector(vad=ToneIsVoice(noise_probability=0.0))
     hiss = (np.random.default_rng(3).standard_normal(FRAME_SAMPLES) * 10 ** (-62 / 20)).astype(np.float32)
-    for n in range(140):  # 4 s of the room: hiss, broken by short stretches of digital silence (a fifth)
+    for n in range(140):  # 4 s of the room: hiss, a quarter of it in short stretches of digital silence
         detector.judge(np.zeros(FRAME_SAMPLES, np.float32) if n % 28 < 7 else hiss)
     t = np.arange(FRAME_SAMPLES) / SAMPLE_RATE
     voice = (10 ** (-35 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 150 * t)).astype(np.float32)  # -35 dBFS

@@ -82,7 +82,7 @@ class BackgroundLevel:
             # at the level of the voice and cut the answer. The background waits for its end.
             return None
         levels = np.fromiter(self._levels, float, len(self._levels))
-        estimate = np.percentile(levels, self.percentile)
+        low, estimate, mid = np.percentile(levels, (10.0, self.percentile, 50.0))
         # Stretches of digital silence among the room's sound are no part of its swing: with them
         # the spread was the gap between silence and hiss (up to 26 dB instead of 1, satellite test
         # rooms), the bar a voice must clear rose with it, and the first syllables of 「もう終わりに
@@ -90,7 +90,8 @@ class BackgroundLevel:
         # is most of what a source gives (a recording's gaps, an idle virtual sink), the few frames
         # with sound in it may be the voice's own first frames, and must not become the room.
         sounding = levels[levels > NO_SIGNAL_DBFS]
-        low, mid = np.percentile(sounding if len(sounding) >= self._known_after else levels, (10.0, 50.0))
+        if self._known_after <= len(sounding) < len(levels):  # else one percentile call, as per frame before
+            low, mid = np.percentile(sounding, (10.0, 50.0))
         self._spread = float(mid - low)
         self._value = float(estimate)
         # Known only once as many frames came with a verdict as the levels' window holds.
