@@ -345,3 +345,62 @@ def test_a_card_that_never_calls_back_is_given_up_on_after_stall_s_without_reope
         with pytest.raises(AudioDeviceError, match="stopped sending sound"):
             next(iter(card))
         assert card.restarts == 0 and len(fake_card.opened) == 1
+
+
+def test_the_loudspeaker_waits_while_a_stopped_stream_is_opened_again(fake_card, monkeypatch):
+    """Seen in CI: the stream stopped in the middle of a short greeting, and the playback gave up
+    after the sound's length plus stall_s, before the reopened stream had begun — the session ended.
+    Now `play` waits as long as the card may come back, and returns once the new stream has played."""
+    from voicecheck import duplex_stream
+    from voicecheck.duplex_stream import CALLBACK_SAMPLES, DuplexStream
+
+    monkeypatch.setattr(duplex_stream, "RESTART_AFTER_S", 0.2)
+    monkeypatch.setattr(duplex_stream, "POLL_S", 0.02)
+    card = DuplexStream(stall_s=0.3)
+
+    def callbacks(n: int) -> None:
+        for _ in range(n):
+            out = np.zeros((CALLBACK_SAMPLES, 1), np.float32)
+            card._callback(np.zeros((CALLBACK_SAMPLES, 1), np.float32), out, CALLBACK_SAMPLES, None, None)
+
+    with card:
+        played = threading.Event()
+        problems: list[Exception] = []
+
+        def speak() -> None:
+            try:
+                card.play(np.full(6 * CALLBACK_SAMPLES, 0.25, np.float32), 16000)  # 60 ms
+                played.set()
+            except Exception as error:  # noqa: BLE001 - the test reports it
+                problems.append(error)
+
+        speaker = threading.Thread(target=speak, daemon=True)
+        speaker.start()
+        time.sleep(0.05)
+        callbacks(3)  # 30 ms played, then the stream stops calling back
+        started = time.monotonic()
+        reader = threading.Thread(target=lambda: [_ for _ in card], daemon=True)
+        reader.start()
+        while len(fake_card.opened) < 2 and time.monotonic() - started < 2.0:
+            time.sleep(0.01)
+        assert len(fake_card.opened) == 2
+        time.sleep(0.25)  # the new stream takes its time to begin: past the old wait (60 ms + stall_s)
+        assert time.monotonic() - started > 0.06 + 0.3 and not problems
+        callbacks(4)
+        speaker.join(timeout=2.0)
+        assert played.is_set() and not problems
+    reader.join(timeout=2.0)
+
+
+def test_the_loudspeaker_gives_up_once_the_card_is_gone_for_good(fake_card, monkeypatch):
+    from voicecheck import duplex_stream
+    from voicecheck.audio import AudioDeviceError
+    from voicecheck.duplex_stream import DuplexStream
+
+    monkeypatch.setattr(duplex_stream, "RESTART_AFTER_S", 0.05)
+    monkeypatch.setattr(duplex_stream, "POLL_S", 0.02)
+    with DuplexStream(stall_s=0.2) as card:  # a stream that never begins
+        started = time.monotonic()
+        with pytest.raises(AudioDeviceError, match="stopped playing"):
+            card.play(np.full(1600, 0.25, np.float32), 16000)
+        assert time.monotonic() - started < 2.0

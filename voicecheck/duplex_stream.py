@@ -130,6 +130,10 @@ class DuplexStream:
         self.overflows = 0
         self.restarts = 0  # times the stream stopped and was opened again
         self._blocks = 0  # blocks the current stream has given (0: not begun yet)
+        # When the card last showed it works: a block, or a reopening begun or done. `play` waits
+        # as long as the reader may still bring the card back (see `_given_up_playing`).
+        self._alive_at = time.monotonic()
+        self._gave_up = threading.Event()  # the reader found the card gone for good
         self._lock = threading.Lock()  # the stream is reopened by the reader while another thread may close it
         self._closed = True  # not opened yet, or closed
 
@@ -141,6 +145,7 @@ class DuplexStream:
         outdata[:, 0] = played
         self.captured_samples += frames
         self._blocks += 1
+        self._alive_at = time.monotonic()
         self._captured.put((indata[:, 0].copy(), played))
 
     @property
@@ -150,7 +155,9 @@ class DuplexStream:
 
     def __enter__(self) -> "DuplexStream":
         self._blocks = 0
+        self._gave_up.clear()
         self._stream = self._open()
+        self._alive_at = time.monotonic()
         self._closed = False
         self.output_latency_s = float(self._stream.latency[1])
         return self
@@ -186,6 +193,7 @@ class DuplexStream:
         with self._lock:
             if self._closed or self.restarts >= MAX_RESTARTS:
                 return False
+            self._alive_at = time.monotonic()  # closing a stream the sound server holds up may take a while
             if self._stream is not None:
                 _close_quietly(self._stream)
                 self._stream = None
@@ -195,6 +203,7 @@ class DuplexStream:
                 self._stream = self._open()
             except AudioDeviceError:
                 return False
+            self._alive_at = time.monotonic()  # the new stream gets its own time to begin
             return True
 
     def __exit__(self, *exc) -> None:
@@ -218,6 +227,7 @@ class DuplexStream:
                 if self._blocks and silent_s >= RESTART_AFTER_S and self._restart():
                     silent_s = 0.0  # the new stream gets its own stall_s to begin
                 elif silent_s >= self.stall_s:
+                    self._gave_up.set()
                     raise AudioDeviceError(
                         f"The microphone '{self.microphone.name}' stopped sending sound for {self.stall_s:.0f} seconds."
                     ) from None
@@ -239,10 +249,22 @@ class DuplexStream:
         if rate != SAMPLE_RATE:
             samples = resample(samples, rate, SAMPLE_RATE)
         done = self.playback.add(samples)
-        if not done.wait(timeout=len(samples) / SAMPLE_RATE + self.stall_s):
-            self.playback.clear()
-            raise AudioDeviceError(f"The speaker '{self.speaker.name}' stopped playing.")
+        while not done.wait(timeout=POLL_S):
+            if self._given_up_playing():
+                self.playback.clear()
+                raise AudioDeviceError(f"The speaker '{self.speaker.name}' stopped playing.")
         time.sleep(self.output_latency_s)  # the last block is still in the sound card's buffer
+
+    def _given_up_playing(self) -> bool:
+        """Whether sound queued for the loudspeaker will not be played. Not while the reader may
+        still open the stream again: a stream stopped by a busy machine (PortAudio's 「ContinuePoll
+        … failed」) comes back in RESTART_AFTER_S plus the new stream's start (1.7 s in the virtual
+        room, more when busy). Waiting only the sound's length plus `stall_s` ended a CI session
+        while the card was coming back: in the virtual room with its sound server frozen 6 s, the
+        old wait gave up and the card played on 3.7 s later."""
+        if self._gave_up.is_set() or self._closed:
+            return True
+        return time.monotonic() - self._alive_at > RESTART_AFTER_S + self.stall_s
 
     def silence_now(self) -> None:
         """Stop talking at once (a 40 ms fade): what is still queued is dropped."""
