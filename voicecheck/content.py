@@ -46,6 +46,7 @@ SYSTEM_PHRASES: dict[str, tuple[str, ...]] = {
     "options_intro_single": (),
     "options_intro_multi": (),
     "not_understood": (),
+    "sound_lost": (),
     "no_answer": (),
     "moving_on_unknown": (),
     "confirm_option": ("label",),

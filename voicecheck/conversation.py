@@ -306,6 +306,11 @@ class Questionnaire:
         while True:
             heard, pending = pending or t.listen(question.id, question.text, self._foresee(question, tries)), None
             text = heard.text.strip()
+            if heard.sound_lost:
+                # The device's own sound stopped for a moment: not the person's doing, so no try
+                # is counted (a card that keeps stopping is given up on: voicecheck.duplex_stream).
+                t.say_phrase("sound_lost")
+                continue
             if heard.timed_out or not text:
                 tries += 1
                 if tries >= self.retries:

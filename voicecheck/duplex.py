@@ -27,6 +27,15 @@ CANCELLED_COUPLING_FLOOR_DB = -12.0
 # AEC3 follows delays up to about 0.5 s, plus the room's tail: with a 0.5 s loudspeaker delay a
 # 0.5 s window ended just as the echo of the last word arrived, uncancelled (bench/echo_cancel.py).
 CANCELLED_ECHO_DELAY_S = 0.8
+# After a hiccup of the sound card the echo may come back at another delay (voicecheck.listening.
+# echo_delay): until it has been measured again and the canceller shown to work, the gate allows
+# for the device's voice as loud as the file, anywhere in the delays the measure reaches.
+UNSURE_COUPLING_FLOOR_DB = 0.0
+# An echo measured later than this is brought back to KEEP_ECHO_DELAY_S (a healthy stream's, 90 ms
+# in the virtual room) by holding the reference back; AEC3 itself follows delays up to ~0.5 s.
+REALIGN_OVER_S = 0.3
+KEEP_ECHO_DELAY_S = 0.09
+REALIGN_STEP_S = 0.09  # a smaller change of the measured delay is left to the canceller
 # When AEC3 is seen not to cancel (a loudspeaker delay beyond its reach, ~1 s over Bluetooth), the
 # echo and its reverberation arrive late and loud: the gate looks back this much further than
 # without a canceller (with a 1 s delay, an echo 6 dB over the file's level started an answer).
@@ -73,6 +82,14 @@ class DuplexAudio:
         self._thread: threading.Thread | None = None
         self._running = False
         self.problem: str | None = None
+        self.echo_delay = None  # voicecheck.listening.echo_delay.EchoDelay, with a canceller
+        self._hold_reference = None  # … and the ReferenceDelay that lines the reference up with the echo
+        self._delay_seen = 0  # measurements of the delay looked at
+        self._previous_delay: int | None = None  # the one before (frames)
+        self._delay_agreed = False  # two measures in a row have agreed since the last hiccup
+        self.realigned = 0  # times the reference was held back anew
+        self.unsure = False  # since a hiccup: the echo's delay not measured again, or not cancelled yet
+        self.hiccups_seen = 0
         self._behind_canceller()
         self._frames_since_played = 10**9  # frames since the speaker last played a sound
         if silence is not None:
@@ -101,6 +118,7 @@ class DuplexAudio:
         card = DuplexStream(self.settings.microphone, self.settings.speaker).__enter__()
         self._card = card
         self._open_frames = lambda: _Opened(card)
+        self.listener.source_coming_back = card.coming_back
         if self._player is None:
             self._player = card.play
         if self._silence is None:
@@ -131,9 +149,13 @@ class DuplexAudio:
         if self.canceller is not None and echo.coupling_floor_db is None:
             from voicecheck.listening.echo_cancel import CancellationMeter
 
+            from voicecheck.listening.echo_delay import EchoDelay, ReferenceDelay
+
             echo.coupling_floor_db = CANCELLED_COUPLING_FLOOR_DB
             self.cancellation = CancellationMeter()
             self._gate_delay_s = echo.delay_frames * FRAME_S  # the window without a canceller
+            self.echo_delay = EchoDelay()
+            self._hold_reference = ReferenceDelay(self.echo_delay.max_frames)
 
     def _without_echo(self, microphone: np.ndarray, played: np.ndarray) -> np.ndarray:
         """The microphone frame with the device's echo taken out — only where the echo can be: the
@@ -151,10 +173,53 @@ class DuplexAudio:
     def _trust_canceller(self, working: bool) -> None:
         """A working canceller leaves only a short echo tail: the gate looks back
         CANCELLED_ECHO_DELAY_S. Until it has shown that, or when it stops working (a loudspeaker
-        whose delay is beyond its reach), the gate allows for a late echo, as without a canceller."""
+        whose delay is beyond its reach), the gate allows for a late echo, as without a canceller.
+        After a hiccup, until the echo's delay has been measured again and the canceller works
+        on it, the gate allows for the loudest, latest echo (`sound_hiccup`)."""
         echo = self.listener.echo
+        if self.unsure:
+            if not (working and self._delay_agreed):
+                echo.delay_frames = self.echo_delay.max_frames
+                return
+            self.unsure = False
+            echo.coupling_floor_db = CANCELLED_COUPLING_FLOOR_DB
         wanted = round((CANCELLED_ECHO_DELAY_S if working else self._gate_delay_s + NOT_CANCELLING_EXTRA_S) / FRAME_S)
         echo.delay_frames = max(1, wanted)
+
+    def _follow_echo_delay(self, microphone: np.ndarray, played: np.ndarray) -> np.ndarray:
+        """Measure where the echo falls (before cancelling: the echo must be in it) and return
+        `played` held back to line up with it when it comes later than the canceller reaches."""
+        if self.echo_delay is None:
+            return played
+        self.echo_delay.add(microphone, played, person=self.listener.person_talking)
+        if self.echo_delay.measured != self._delay_seen and self.echo_delay.frames is not None:
+            self._delay_seen = self.echo_delay.measured
+            measured = self.echo_delay.frames
+            delay_s = measured * FRAME_S
+            hold = round((delay_s - KEEP_ECHO_DELAY_S) / FRAME_S) if delay_s > REALIGN_OVER_S else 0
+            # Acted on only when the measure before agrees: a single figure may be one sentence's
+            # chance alignment, and holding the reference wrongly stops the canceller.
+            agreed = self._previous_delay is not None and abs(measured - self._previous_delay) * FRAME_S <= REALIGN_STEP_S
+            self._previous_delay = measured
+            self._delay_agreed = self._delay_agreed or agreed
+            if agreed and abs(hold - self._hold_reference.frames) * FRAME_S >= REALIGN_STEP_S - 1e-9:
+                self._hold_reference.frames = max(0, hold)
+                self.cancellation = type(self.cancellation)()  # it must show again that it cancels
+                self.realigned += 1
+        return self._hold_reference(played)
+
+    def sound_hiccup(self) -> None:
+        """The sound card's sound stopped for a while and came back (voicecheck.duplex_stream):
+        what was said meanwhile is lost, and the echo may now come at another delay."""
+        self.listener.sound_lost()
+        if self.echo_delay is None:
+            return
+        self.unsure = True
+        self.echo_delay.forget()
+        self._previous_delay, self._delay_agreed = None, False
+        self.cancellation = type(self.cancellation)()
+        self.listener.echo.coupling_floor_db = UNSURE_COUPLING_FLOOR_DB
+        self.listener.echo.delay_frames = self.echo_delay.max_frames
 
     def _pump(self) -> None:
         try:
@@ -164,8 +229,12 @@ class DuplexAudio:
                 for item in frames:
                     if not self._running:
                         break
+                    if getattr(frames, "hiccups", 0) != self.hiccups_seen:  # sound stopped and came back
+                        self.hiccups_seen = frames.hiccups
+                        self.sound_hiccup()
                     if isinstance(item, tuple):  # (microphone, what the speaker played meanwhile)
                         microphone, played = item
+                        played = self._follow_echo_delay(microphone, played)
                         self.listener.push(self._without_echo(microphone, played), played=played)
                     else:
                         self.listener.push(item)
@@ -186,6 +255,11 @@ class DuplexAudio:
             if short:  # for the caregiver (and the live bench, which reads the device's log)
                 print(f"音の入出力が {short} 回とぎれました（機器が忙しかったとき）。声がとぎれて聞こえたら、"
                       "ほかのアプリを閉じるか、設定 early_answers を false にしてください。", file=sys.stderr)
+            if self.hiccups_seen:
+                from voicecheck.duplex_stream import HICCUP_S
+
+                print(f"音が {self.hiccups_seen} 回、{HICCUP_S} 秒以上とぎれました。とぎれた間にお答えがあったときは、"
+                      "もう一度うかがっています。", file=sys.stderr)
             restarts = getattr(self._card, "restarts", 0)
             if restarts:
                 print(f"音の入出力が止まったので、{restarts} 回つなぎ直しました（答えはそのまま続けて聞いています）。"

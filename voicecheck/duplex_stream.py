@@ -106,6 +106,11 @@ SUGGESTED_LATENCY_S = 0.04
 # sound server (measured in the virtual room), while a new stream there gives its first block only
 # 1.7 s after it starts — so only a stream that has begun to call back counts as stopped.
 RESTART_AFTER_S = 2.5
+# A callback this late (nothing for this long, then sound again) is a hiccup: the sound in between
+# is lost, and the sound server may have come back with its echo at another delay (measured in the
+# virtual room: a 2 s freeze of the server moved the echo from 90 ms to 0.7 s). With 10 ms blocks
+# and a 40 ms latency, a gap this long cannot be bridged by the sound card's buffers.
+HICCUP_S = 0.5
 MAX_RESTARTS = 10  # per session; then a silent card is given up on after `stall_s`
 POLL_S = 0.25
 
@@ -129,10 +134,12 @@ class DuplexStream:
         self.output_latency_s = 0.0
         self.overflows = 0
         self.restarts = 0  # times the stream stopped and was opened again
+        self.hiccups = 0  # times the sound came back after HICCUP_S or more without it (restarts too)
         self._blocks = 0  # blocks the current stream has given (0: not begun yet)
         # When the card last showed it works: a block, or a reopening begun or done. `play` waits
-        # as long as the reader may still bring the card back (see `_given_up_playing`).
+        # as long as the reader may still bring the card back (see `stopped_for_good`).
         self._alive_at = time.monotonic()
+        self._last_block_at: float | None = None  # the last callback, of whichever stream
         self._gave_up = threading.Event()  # the reader found the card gone for good
         self._lock = threading.Lock()  # the stream is reopened by the reader while another thread may close it
         self._closed = True  # not opened yet, or closed
@@ -144,8 +151,11 @@ class DuplexStream:
         self.playback.fill(played)
         outdata[:, 0] = played
         self.captured_samples += frames
+        now = time.monotonic()
+        if self._last_block_at is not None and now - self._last_block_at > HICCUP_S:
+            self.hiccups += 1
         self._blocks += 1
-        self._alive_at = time.monotonic()
+        self._alive_at = self._last_block_at = now
         self._captured.put((indata[:, 0].copy(), played))
 
     @property
@@ -250,21 +260,26 @@ class DuplexStream:
             samples = resample(samples, rate, SAMPLE_RATE)
         done = self.playback.add(samples)
         while not done.wait(timeout=POLL_S):
-            if self._given_up_playing():
+            if self.stopped_for_good():
                 self.playback.clear()
                 raise AudioDeviceError(f"The speaker '{self.speaker.name}' stopped playing.")
         time.sleep(self.output_latency_s)  # the last block is still in the sound card's buffer
 
-    def _given_up_playing(self) -> bool:
-        """Whether sound queued for the loudspeaker will not be played. Not while the reader may
-        still open the stream again: a stream stopped by a busy machine (PortAudio's 「ContinuePoll
-        … failed」) comes back in RESTART_AFTER_S plus the new stream's start (1.7 s in the virtual
-        room, more when busy). Waiting only the sound's length plus `stall_s` ended a CI session
-        while the card was coming back: in the virtual room with its sound server frozen 6 s, the
-        old wait gave up and the card played on 3.7 s later."""
+    def stopped_for_good(self) -> bool:
+        """Whether the card will give no more sound. Not while the reader may still open the stream
+        again: a stream stopped by a busy machine (PortAudio's 「ContinuePoll … failed」) comes back in
+        RESTART_AFTER_S plus the new stream's start (1.7 s in the virtual room, more when busy).
+        Waiting only the sound's length plus `stall_s` ended a CI session while the card was coming
+        back: in the virtual room with its sound server frozen 6 s, that wait gave up and the card
+        played on 3.7 s later."""
         if self._gave_up.is_set() or self._closed:
             return True
         return time.monotonic() - self._alive_at > RESTART_AFTER_S + self.stall_s
+
+    def coming_back(self) -> bool:
+        """The card itself has gone quiet (no callback for a while) and may yet be opened again —
+        as opposed to a card that plays on while its frames are not being read."""
+        return time.monotonic() - self._alive_at > POLL_S and not self.stopped_for_good()
 
     def silence_now(self) -> None:
         """Stop talking at once (a 40 ms fade): what is still queued is dropped."""

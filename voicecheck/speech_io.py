@@ -179,6 +179,10 @@ class LiveEars:
         """What the turn's answer says: the hearing made in its last pause, else a decode of it."""
         utterance = result.utterance
         timings = {"waited": utterance.waited_s}
+        if result.sound_lost:
+            # Seconds of sound never arrived (the sound card stopped and was opened again): what
+            # was heard may be half an answer (「はい、でも……」 as 「はい」). Asked again, not guessed.
+            return Heard(text="", sound_lost=True, timings={**timings, "speech": utterance.speech_s})
         if utterance.timed_out:
             # Speech heard out but not taken (begun before the prompt could be heard) is kept in the
             # record: a turn that heard "nothing" after someone spoke can then be looked into.

@@ -96,6 +96,7 @@ class Talk:
     def _log_heard(self, question_id: str, heard: Heard, **extra: object) -> None:
         self.log({"type": "heard", "question": question_id, "text": heard.text, "confidence": heard.confidence,
                   "timed_out": heard.timed_out, "source": heard.source, **extra,
+                  **({"sound_lost": True} if heard.sound_lost else {}),
                   **({"alternatives": list(heard.alternatives)} if heard.alternatives else {}),
                   # how the turn went (seconds: waited, speech, endpoint, recognition, early_end …),
                   # so a slow or cut turn can be looked into afterwards

@@ -68,7 +68,13 @@ class TurnResult:
     # looked into: seconds Silero heard a voice, seconds of it kept under the room's or the echo's
     # bar, the loudest such frame and the room's background at the end (dBFS).
     not_heard: dict[str, float] | None = None
+    # The source lost sound during the answer (a sound card opened again after it stopped: seconds
+    # of the person's voice never arrived), so what was heard may be only part of what was said.
+    sound_lost: bool = False
 
+
+# Lost sound this soon before an answer began may have held its first words.
+LOST_BEFORE_ANSWER_S = 1.0
 
 # The person has the floor after this much speech within BARGE_IN_WINDOW_S: longer than a 「はい」
 # or a filler like 「えっと」 (a short answer over the choices is still heard out after them), short
@@ -115,6 +121,9 @@ class LiveListener:
         # are captured (on a busy machine, up to seconds later): the device's voice must be placed
         # by the capture clock, or its echo arrives "after" the reference and passes for the person.
         self.capture_clock: Callable[[], int] | None = None
+        # Whether a source that has gone quiet may still come back (a sound card being opened again
+        # after it stopped): the turn waits on for it rather than ending the session after stall_s.
+        self.source_coming_back: Callable[[], bool] | None = None
         # Barge-in: called once (from the source's thread) when the person talks over the choices.
         self.on_barge_in: Callable[[], None] | None = None
         self.barge_in_frames = max(1, round(barge_in_s / FRAME_S))
@@ -130,8 +139,21 @@ class LiveListener:
         # Frame index until which the person going on with that answer stops the device (its reply
         # to the first part): `watch_for_rest`.
         self._rest_watch_until = 0
+        self._sound_lost_at: deque[int] = deque(maxlen=64)  # frame indices where sound went missing
 
     # ---------------------------------------------------------------- the source's side
+
+    def sound_lost(self) -> None:
+        """Sound went missing before the next frame (the sound card stopped and was opened again):
+        an answer heard across this point may lack words (see TurnResult.sound_lost)."""
+        with self._changed:
+            self._sound_lost_at.append(self._count)
+
+    def _lost_within(self, start: int, end: int) -> bool:
+        """Whether sound went missing between frames `start` and `end` (an index where it went
+        missing lies in start < i <= end: frames were heard on both sides of it or up to it)."""
+        with self._changed:
+            return any(start < lost <= end for lost in self._sound_lost_at)
 
     def push(self, frame: np.ndarray, played: np.ndarray | None = None) -> FrameVerdict:
         """One 30 ms frame from the source; judged now (call from one thread only). `played`: what
@@ -229,6 +251,8 @@ class LiveListener:
                 if self._stopped:
                     raise SourceStopped(self._stopped)
                 if not self._changed.wait(timeout=self.stall_s):
+                    if self.source_coming_back is not None and self.source_coming_back():
+                        continue  # the sound card is being opened again (voicecheck.duplex_stream)
                     raise SourceStopped(f"no sound for {self.stall_s:.0f} seconds")
             index = max(index, self._first)
             return self._frames[index - self._first]
@@ -295,10 +319,21 @@ class LiveListener:
         self._window_start = index
         self._last_answer = utterance if utterance.ended_in_a_pause else None
         if utterance.timed_out and candidate is not None:
-            return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on)
+            return TurnResult(candidate, early=True, candidates=candidates, barged_in=barged_in, went_on=went_on,
+                              sound_lost=self._lost_during(candidate, index))
         return TurnResult(utterance, early=early, candidates=candidates + (0 if utterance.timed_out else 1),
                           barged_in=barged_in, went_on=went_on,
-                          not_heard=self._heard_between(first_index, index) if utterance.timed_out else None)
+                          not_heard=self._heard_between(first_index, index) if utterance.timed_out else None,
+                          sound_lost=self._lost_during(None if utterance.timed_out else utterance, index, first_index))
+
+    def _lost_during(self, answer: Utterance | None, end: int, turn_start: int = 0) -> bool:
+        """Whether sound went missing while `answer` was said (or just before it began: its first
+        words may have been in the gap) — or, when nothing was heard (None), at any time in the
+        turn: the whole answer may have been said into the gap."""
+        if answer is None:
+            return self._lost_within(turn_start, end)
+        began = max(0, round((answer.onset_s - LOST_BEFORE_ANSWER_S) / FRAME_S))
+        return self._lost_within(began, round(answer.ended_at_s / FRAME_S))
 
     def _heard_between(self, start: int, end: int) -> dict[str, float]:
         """What the frames [start, end) held, by their verdicts (see TurnResult.not_heard)."""
@@ -358,7 +393,7 @@ class LiveListener:
             return None
         self._window_start = max(self._window_start, round(whole.ended_at_s / FRAME_S))
         self._last_answer = whole  # it ended in a pause too (voicecheck.conversation asks no more of it)
-        return TurnResult(whole, candidates=1)
+        return TurnResult(whole, candidates=1, sound_lost=self._lost_during(whole, round(whole.ended_at_s / FRAME_S)))
 
     @staticmethod
     def _wait_for_answer(endpointer: Endpointer, config: EndpointConfig, have_candidate: bool,
