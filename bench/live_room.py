@@ -121,6 +121,17 @@ class VirtualRoom:
             except subprocess.TimeoutExpired:
                 self._server.kill()
 
+    def stall(self, seconds: float) -> None:
+        """The sound server stops for `seconds`, as a busy machine can stall it (SIGSTOP, SIGCONT):
+        the device's stream stops, and its echo comes back later than before."""
+        import signal
+
+        os.kill(self._server.pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            os.kill(self._server.pid, signal.SIGCONT)
+
     # ------------------------------------------------------------------ sound into the room
 
     def play(self, path: Path) -> None:

@@ -404,3 +404,29 @@ def test_the_loudspeaker_gives_up_once_the_card_is_gone_for_good(fake_card, monk
         with pytest.raises(AudioDeviceError, match="stopped playing"):
             card.play(np.full(1600, 0.25, np.float32), 16000)
         assert time.monotonic() - started < 2.0
+
+
+def test_sound_that_comes_back_after_a_gap_is_a_hiccup_counted_where_it_fell(fake_card, monkeypatch):
+    """A gap in the callbacks (a busy machine, a stalled sound server) loses what was said in it, and
+    the echo may come back at another delay: voicecheck.duplex asks again and measures the echo anew.
+    The reader counts it between the frames it fell between."""
+    from voicecheck import duplex_stream
+    from voicecheck.duplex_stream import CALLBACK_SAMPLES, DuplexStream
+
+    monkeypatch.setattr(duplex_stream, "HICCUP_S", 0.05)
+    card = DuplexStream()
+
+    def callbacks(n: int) -> None:
+        for _ in range(n):
+            out = np.zeros((CALLBACK_SAMPLES, 1), np.float32)
+            card._callback(np.zeros((CALLBACK_SAMPLES, 1), np.float32), out, CALLBACK_SAMPLES, None, None)
+
+    with card:
+        callbacks(3)  # one whole 30 ms frame
+        time.sleep(0.1)
+        callbacks(3)
+    frames = iter(card)
+    next(frames)
+    assert card.hiccups == 0
+    next(frames)
+    assert card.hiccups == 1

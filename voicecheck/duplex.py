@@ -14,6 +14,7 @@ from typing import Callable, ContextManager, Iterable
 import numpy as np
 
 from voicecheck.audio import AudioDeviceError, play
+from voicecheck.listening.echo_cancel import CancellationMeter
 from voicecheck.listening.frames import FRAME_S
 from voicecheck.listening.live import LiveListener
 
@@ -147,8 +148,6 @@ class DuplexAudio:
         reverberation, which the canceller follows (it finds delays up to ~0.5 s)."""
         echo = self.listener.echo
         if self.canceller is not None and echo.coupling_floor_db is None:
-            from voicecheck.listening.echo_cancel import CancellationMeter
-
             from voicecheck.listening.echo_delay import EchoDelay, ReferenceDelay
 
             echo.coupling_floor_db = CANCELLED_COUPLING_FLOOR_DB
@@ -197,14 +196,16 @@ class DuplexAudio:
             measured = self.echo_delay.frames
             delay_s = measured * FRAME_S
             hold = round((delay_s - KEEP_ECHO_DELAY_S) / FRAME_S) if delay_s > REALIGN_OVER_S else 0
-            # Acted on only when the measure before agrees: a single figure may be one sentence's
-            # chance alignment, and holding the reference wrongly stops the canceller.
+            # Acted on only when the measure before agrees (a single figure may be one sentence's
+            # chance alignment) and the canceller is not working: one that works is the proof that
+            # the reference lines up, and holding it back wrongly would stop it.
             agreed = self._previous_delay is not None and abs(measured - self._previous_delay) * FRAME_S <= REALIGN_STEP_S
             self._previous_delay = measured
             self._delay_agreed = self._delay_agreed or agreed
-            if agreed and abs(hold - self._hold_reference.frames) * FRAME_S >= REALIGN_STEP_S - 1e-9:
+            if (agreed and not self.cancellation.working
+                    and abs(hold - self._hold_reference.frames) * FRAME_S >= REALIGN_STEP_S - 1e-9):
                 self._hold_reference.frames = max(0, hold)
-                self.cancellation = type(self.cancellation)()  # it must show again that it cancels
+                self.cancellation = CancellationMeter()  # it must show again that it cancels
                 self.realigned += 1
         return self._hold_reference(played)
 
@@ -217,7 +218,7 @@ class DuplexAudio:
         self.unsure = True
         self.echo_delay.forget()
         self._previous_delay, self._delay_agreed = None, False
-        self.cancellation = type(self.cancellation)()
+        self.cancellation = CancellationMeter()
         self.listener.echo.coupling_floor_db = UNSURE_COUPLING_FLOOR_DB
         self.listener.echo.delay_frames = self.echo_delay.max_frames
 
@@ -262,7 +263,7 @@ class DuplexAudio:
                       "もう一度うかがっています。", file=sys.stderr)
             restarts = getattr(self._card, "restarts", 0)
             if restarts:
-                print(f"音の入出力が止まったので、{restarts} 回つなぎ直しました（答えはそのまま続けて聞いています）。"
+                print(f"音の入出力が止まったので、{restarts} 回つなぎ直しました。"
                       "たびたび起きるなら、サウンドカードのつなぎ方を確かめてください。", file=sys.stderr)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)

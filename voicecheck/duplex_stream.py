@@ -113,6 +113,7 @@ RESTART_AFTER_S = 2.5
 HICCUP_S = 0.5
 MAX_RESTARTS = 10  # per session; then a silent card is given up on after `stall_s`
 POLL_S = 0.25
+_HICCUP = object()  # in the captured queue: sound went missing here
 
 
 class DuplexStream:
@@ -134,7 +135,9 @@ class DuplexStream:
         self.output_latency_s = 0.0
         self.overflows = 0
         self.restarts = 0  # times the stream stopped and was opened again
-        self.hiccups = 0  # times the sound came back after HICCUP_S or more without it (restarts too)
+        # Times the sound came back after HICCUP_S or more without it (reopenings too), counted by
+        # the reader as it reaches the place: the frames it yields next come after the gap.
+        self.hiccups = 0
         self._blocks = 0  # blocks the current stream has given (0: not begun yet)
         # When the card last showed it works: a block, or a reopening begun or done. `play` waits
         # as long as the reader may still bring the card back (see `stopped_for_good`).
@@ -153,7 +156,7 @@ class DuplexStream:
         self.captured_samples += frames
         now = time.monotonic()
         if self._last_block_at is not None and now - self._last_block_at > HICCUP_S:
-            self.hiccups += 1
+            self._captured.put(_HICCUP)  # in order: the reader counts it between the frames it fell between
         self._blocks += 1
         self._alive_at = self._last_block_at = now
         self._captured.put((indata[:, 0].copy(), played))
@@ -245,6 +248,9 @@ class DuplexStream:
             silent_s = 0.0
             if item is None:  # closed
                 return
+            if item is _HICCUP:
+                self.hiccups += 1
+                continue
             heard, given = item
             microphone, played = np.concatenate([microphone, heard]), np.concatenate([played, given])
             while len(microphone) >= FRAME_SAMPLES:

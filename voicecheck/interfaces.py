@@ -42,8 +42,8 @@ class Heard:
     timed_out: bool = False  # nobody spoke before the no-answer timeout
     timings: dict[str, float] = field(default_factory=dict)  # seconds: "endpoint", "recognition", …
     source: str | None = None  # e.g. the WAV file a replayed answer came from
-    # The microphone's sound stopped for a moment during the turn (the sound card was opened
-    # again): part of the answer may be missing, so nothing heard is taken (text is empty).
+    # The microphone's sound stopped for a moment during the turn (a hiccup of the sound card):
+    # part of the answer may be missing, so nothing heard is taken (text is empty).
     sound_lost: bool = False
 
 

@@ -180,8 +180,8 @@ class LiveEars:
         utterance = result.utterance
         timings = {"waited": utterance.waited_s}
         if result.sound_lost:
-            # Seconds of sound never arrived (the sound card stopped and was opened again): what
-            # was heard may be half an answer (「はい、でも……」 as 「はい」). Asked again, not guessed.
+            # Sound never arrived for a while (a hiccup of the sound card): what was heard may be
+            # half an answer (「はい、でも……」 as 「はい」). Asked again, not guessed.
             return Heard(text="", sound_lost=True, timings={**timings, "speech": utterance.speech_s})
         if utterance.timed_out:
             # Speech heard out but not taken (begun before the prompt could be heard) is kept in the

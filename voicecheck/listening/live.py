@@ -68,8 +68,8 @@ class TurnResult:
     # looked into: seconds Silero heard a voice, seconds of it kept under the room's or the echo's
     # bar, the loudest such frame and the room's background at the end (dBFS).
     not_heard: dict[str, float] | None = None
-    # The source lost sound during the answer (a sound card opened again after it stopped: seconds
-    # of the person's voice never arrived), so what was heard may be only part of what was said.
+    # The source lost sound during the answer (a hiccup of the sound card: half a second or more of
+    # the person's voice never arrived), so what was heard may be only part of what was said.
     sound_lost: bool = False
 
 
@@ -144,7 +144,7 @@ class LiveListener:
     # ---------------------------------------------------------------- the source's side
 
     def sound_lost(self) -> None:
-        """Sound went missing before the next frame (the sound card stopped and was opened again):
+        """Sound went missing before the next frame (a hiccup of the sound card: voicecheck.duplex):
         an answer heard across this point may lack words (see TurnResult.sound_lost)."""
         with self._changed:
             self._sound_lost_at.append(self._count)
