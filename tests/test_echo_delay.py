@@ -48,10 +48,16 @@ def test_the_echo_delay_is_found_from_the_device_speech():
 def test_the_person_talking_is_left_out_of_the_measure():
     voice, person = talk(14.0), talk(14.0, seed=5)
     heard = delayed(voice, 1.0)
-    talking = slice(int(8 * SAMPLE_RATE), int(11 * SAMPLE_RATE))
-    heard[talking] += person[talking]  # louder than the echo, and nothing like the device
-    meter = measure(voice, heard, person=lambda i: 8.0 <= i * FRAME_S < 11.2)
+    talking = slice(int(10 * SAMPLE_RATE), int(11 * SAMPLE_RATE))
+    heard[talking] += person[talking] * 2  # louder than the echo, and nothing like the device
+    meter = measure(voice, heard, person=lambda i: 10.0 <= i * FRAME_S < 11.1)
     assert meter.frames is not None and abs(meter.frames * FRAME_S - 1.0) <= 0.03
+
+
+def test_no_delay_is_claimed_while_the_person_talks_through_most_of_it():
+    voice, person = talk(14.0), talk(14.0, seed=5)
+    meter = measure(voice, delayed(voice, 1.0) + person, person=lambda i: i * FRAME_S >= 6.0)
+    assert meter.frames is None
 
 
 def test_no_delay_is_claimed_without_the_device_speaking_or_without_its_echo():

@@ -33,10 +33,13 @@ CANCELLED_ECHO_DELAY_S = 0.8
 # for the device's voice as loud as the file, anywhere in the delays the measure reaches.
 UNSURE_COUPLING_FLOOR_DB = 0.0
 # An echo measured later than this is brought back to KEEP_ECHO_DELAY_S (a healthy stream's, 90 ms
-# in the virtual room) by holding the reference back; AEC3 itself follows delays up to ~0.5 s.
-REALIGN_OVER_S = 0.3
+# in the virtual room) by holding the reference back. AEC3 itself follows delays up to ~0.5 s, and
+# does it better than a held reference: with 0.3 here, bench/echo_cancel.py's 500 ms echo was held
+# back, and its later ERLE fell from 39 to 12 dB with 2–14 device frames taken as the person.
+REALIGN_OVER_S = 0.6
 KEEP_ECHO_DELAY_S = 0.09
 REALIGN_STEP_S = 0.09  # a smaller change of the measured delay is left to the canceller
+NOT_WORKING_MEASURES = 5  # (about 1 s apart) the canceller must have failed for, outside a hiccup
 # When AEC3 is seen not to cancel (a loudspeaker delay beyond its reach, ~1 s over Bluetooth), the
 # echo and its reverberation arrive late and loud: the gate looks back this much further than
 # without a canceller (with a 1 s delay, an echo 6 dB over the file's level started an answer).
@@ -88,6 +91,7 @@ class DuplexAudio:
         self._delay_seen = 0  # measurements of the delay looked at
         self._previous_delay: int | None = None  # the one before (frames)
         self._delay_agreed = False  # two measures in a row have agreed since the last hiccup
+        self._not_working_for = 0  # measures in a row taken while the canceller was not working
         self.realigned = 0  # times the reference was held back anew
         self.unsure = False  # since a hiccup: the echo's delay not measured again, or not cancelled yet
         self.hiccups_seen = 0
@@ -197,12 +201,18 @@ class DuplexAudio:
             delay_s = measured * FRAME_S
             hold = round((delay_s - KEEP_ECHO_DELAY_S) / FRAME_S) if delay_s > REALIGN_OVER_S else 0
             # Acted on only when the measure before agrees (a single figure may be one sentence's
-            # chance alignment) and the canceller is not working: one that works is the proof that
-            # the reference lines up, and holding it back wrongly would stop it.
+            # chance alignment) and the canceller is not working — since a hiccup, or for
+            # NOT_WORKING_MEASURES measures in a row: one that works is the proof that the reference
+            # lines up, and holding it back wrongly stops it. (A device that says the same words
+            # twice lines them up with each other too: on bench/echo_cancel.py's held-out set, a
+            # 2.4 s figure at 0.91 came while the canceller had stopped working for a moment, and
+            # the reference held back by it let the device's voice start an answer.)
             agreed = self._previous_delay is not None and abs(measured - self._previous_delay) * FRAME_S <= REALIGN_STEP_S
             self._previous_delay = measured
             self._delay_agreed = self._delay_agreed or agreed
-            if (agreed and not self.cancellation.working
+            self._not_working_for = 0 if self.cancellation.working else self._not_working_for + 1
+            may_realign = self.unsure or self._not_working_for >= NOT_WORKING_MEASURES
+            if (agreed and may_realign
                     and abs(hold - self._hold_reference.frames) * FRAME_S >= REALIGN_STEP_S - 1e-9):
                 self._hold_reference.frames = max(0, hold)
                 self.cancellation = CancellationMeter()  # it must show again that it cancels

@@ -29,12 +29,14 @@ class EchoDelay:
     """The echo's delay in frames, from the device's own speech (None until it has been measured)."""
 
     def __init__(self, max_delay_s: float = 3.0, window_s: float = 6.0, every_s: float = 1.0,
-                 loud_db: float = -45.0, sounding_s: float = 1.5, sure: float = 0.8) -> None:
+                 loud_db: float = -45.0, sounding_s: float = 2.0, sure: float = 0.8,
+                 heard_share: float = 0.75) -> None:
         self.max_frames = round(max_delay_s / FRAME_S)
         self.window = round(window_s / FRAME_S)
         self.every = max(1, round(every_s / FRAME_S))
         self.loud_db = loud_db
         self.sounding = round(sounding_s / FRAME_S)  # the device must have sounded this much in the window
+        self.heard_share = heard_share  # … and this share of the window must be free of the person
         # The correlation a delay needs to be believed: the device's own echo in the virtual room
         # gave 0.97–0.99 when healthy and 0.92–0.98 once a hiccup had moved it; just after the
         # hiccup, while the server's buffers were still settling, 0.5–0.7 at delays 1 s off.
@@ -71,16 +73,22 @@ class EchoDelay:
         # The played frames that can have reached the microphone within the window.
         if np.sum(played[-self.window - self.max_frames:] > self.loud_db) < self.sounding:
             return  # the device has hardly spoken: nothing to line up
-        best, best_r = None, self.sure
-        for delay in range(self.max_frames + 1):
-            start = len(played) - self.window - delay
-            x = played[start:start + self.window][valid]
-            y = recent[valid]
-            if len(x) < self.sounding or np.std(x) < 1e-6 or np.std(y) < 1e-6:
-                continue
-            r = float(np.corrcoef(x, y)[0, 1])
-            if r > best_r:
-                best, best_r = delay, r
+        # Row d: the played levels `d` frames before each heard one in the window.
+        rows = np.lib.stride_tricks.sliding_window_view(played, self.window)[::-1][:, valid]
+        heard_now = recent[valid]
+        if heard_now.size < self.heard_share * self.window:
+            return  # the person talked through much of it: too little of the echo alone to go by
+        x = rows - rows.mean(axis=1, keepdims=True)
+        y = heard_now - heard_now.mean()
+        spread = np.linalg.norm(x, axis=1) * np.linalg.norm(y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(spread > 1e-9, (x @ y) / np.maximum(spread, 1e-12), -1.0)
+        delay = int(np.argmax(r))
+        # Believed only where the device spoke for `sounding_s` within the frames lined up: a short
+        # sound (the turn tone, a 「はい」) lines up with any loud stretch of the room, and on the
+        # held-out echo bench such figures reached 0.85–1.0 at delays 2 s off.
+        spoke = int(np.sum(rows[delay] > self.loud_db))
+        best, best_r = (delay, float(r[delay])) if r[delay] > self.sure and spoke >= self.sounding else (None, self.sure)
         if best is not None:
             self.frames, self.correlation = best, best_r
             self.measured += 1
