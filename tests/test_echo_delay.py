@@ -120,7 +120,8 @@ def test_after_a_hiccup_the_gate_is_wary_until_the_delay_is_measured_and_cancell
     Right after it, the gate allows for an echo as loud as the file anywhere in 3 s; once two
     measures agree, the reference is held back ~0.9 s, the canceller works again, and the gate
     goes back to trusting it."""
-    from voicecheck.duplex import CANCELLED_COUPLING_FLOOR_DB, UNSURE_COUPLING_FLOOR_DB
+    from voicecheck.duplex import CANCELLED_COUPLING_FLOOR_DB
+    from voicecheck.listening.echo import WARY_COUPLING_FLOOR_DB
 
     voice = talk(40.0)
     states = []
@@ -128,13 +129,16 @@ def test_after_a_hiccup_the_gate_is_wary_until_the_delay_is_measured_and_cancell
     def watch(n: int) -> None:
         if n == 10:
             audio = card.audio
-            states.append((audio.unsure, audio.listener.echo.coupling_floor_db, audio.listener.echo.delay_frames))
+            echo = audio.listener.echo
+            states.append((audio.unsure, echo.coupling_floor_db, echo.delay_frames, echo.sustained_frames))
 
     card = _Card(delayed(voice, 1.0, gain_db=-10.0, noise=0.0005), voice, hiccup_at=5, watch=watch)
     audio = _run(card)
-    assert states == [(True, UNSURE_COUPLING_FLOOR_DB, audio.echo_delay.max_frames)]
+    # wary: the echo as loud as the file anywhere in 3 s, no sustained sound under it taken for the person
+    assert states == [(True, WARY_COUPLING_FLOOR_DB, audio.echo_delay.max_frames, 0)]
     assert abs(audio._hold_reference.frames * FRAME_S - 0.91) <= 0.06, audio._hold_reference.frames
     assert not audio.unsure and audio.listener.echo.coupling_floor_db == CANCELLED_COUPLING_FLOOR_DB
+    assert audio.listener.echo.sustained_frames > 0 and not audio.listener.echo.wary
     assert audio.cancellation.working
     assert list(audio.listener._sound_lost_at) == [5]
 
@@ -152,3 +156,25 @@ def test_an_echo_late_from_the_start_is_lined_up_too():
     voice = talk(40.0)
     audio = _run(_Card(delayed(voice, 1.0, gain_db=-10.0, noise=0.0005), voice))
     assert abs(audio._hold_reference.frames * FRAME_S - 0.91) <= 0.06 and audio.cancellation.working
+
+
+def test_a_wary_gate_takes_no_sustained_sound_under_the_device_for_the_person():
+    # Live, after a hiccup the uncancelled echo ran on over the residue learnt before the hiccup, the
+    # sustained-voice rule lowered the bar to that residue, and 「3番、ほぼ毎日」 in the device's voice
+    # was taken as the answer.
+    from voicecheck.listening.echo import EchoGate, WARY_COUPLING_FLOOR_DB
+
+    gate = EchoGate(delay_s=0.3, coupling_floor_db=-12.0)
+    gate.coupling_db, gate.learnt = -40.0, True  # behind a canceller that worked
+    for index in range(40):
+        gate.played_frame(index, np.full(FRAME_SAMPLES, 0.2, np.float32))
+        gate.learn(index, -20.0, person=True)  # the echo, far over the learnt residue, taken for the person
+    assert gate.echo_db(39) < -40  # healthy: taken for a person talking over the device
+    gate.be_wary(window_frames=100)
+    for index in range(40, 60):
+        gate.played_frame(index, np.full(FRAME_SAMPLES, 0.2, np.float32))
+        gate.learn(index, -20.0, person=True)
+    reference = gate.reference_db(59)
+    assert gate.echo_db(59) >= reference + WARY_COUPLING_FLOOR_DB - 1e-9 and gate.delay_frames == 100
+    gate.settle()
+    assert gate.coupling_floor_db == -12.0 and gate.sustained_frames > 0

@@ -28,10 +28,6 @@ CANCELLED_COUPLING_FLOOR_DB = -12.0
 # AEC3 follows delays up to about 0.5 s, plus the room's tail: with a 0.5 s loudspeaker delay a
 # 0.5 s window ended just as the echo of the last word arrived, uncancelled (bench/echo_cancel.py).
 CANCELLED_ECHO_DELAY_S = 0.8
-# After a hiccup of the sound card the echo may come back at another delay (voicecheck.listening.
-# echo_delay): until it has been measured again and the canceller shown to work, the gate allows
-# for the device's voice as loud as the file, anywhere in the delays the measure reaches.
-UNSURE_COUPLING_FLOOR_DB = 0.0
 # An echo measured later than this is brought back to KEEP_ECHO_DELAY_S (a healthy stream's, 90 ms
 # in the virtual room) by holding the reference back. AEC3 itself follows delays up to ~0.5 s, and
 # does it better than a held reference: with 0.3 here, bench/echo_cancel.py's 500 ms echo was held
@@ -185,7 +181,7 @@ class DuplexAudio:
                 echo.delay_frames = self.echo_delay.max_frames
                 return
             self.unsure = False
-            echo.coupling_floor_db = CANCELLED_COUPLING_FLOOR_DB
+            echo.settle()
         wanted = round((CANCELLED_ECHO_DELAY_S if working else self._gate_delay_s + NOT_CANCELLING_EXTRA_S) / FRAME_S)
         echo.delay_frames = max(1, wanted)
 
@@ -229,8 +225,7 @@ class DuplexAudio:
         self.echo_delay.forget()
         self._previous_delay, self._delay_agreed = None, False
         self.cancellation = CancellationMeter()
-        self.listener.echo.coupling_floor_db = UNSURE_COUPLING_FLOOR_DB
-        self.listener.echo.delay_frames = self.echo_delay.max_frames
+        self.listener.echo.be_wary(self.echo_delay.max_frames)
 
     def _pump(self) -> None:
         try:

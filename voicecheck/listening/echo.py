@@ -21,6 +21,7 @@ import numpy as np
 from voicecheck.listening.frames import FRAME_S, SAMPLE_RATE, frames_of, level_db
 
 SILENT_DB = -120.0
+WARY_COUPLING_FLOOR_DB = 0.0  # while wary: the device's voice may reach the microphone as loud as the file
 
 
 class EchoGate:
@@ -55,6 +56,29 @@ class EchoGate:
         # speech is the device's voice, whatever the shift.
         self.sounding_frames = max(1, round(sounding_tail_s / FRAME_S))
         self._sounding_levels: deque[float] = deque(maxlen=max(10, round(3.0 / FRAME_S)))
+        self._wary_saved: tuple[float | None, int] | None = None  # the settings `be_wary` set aside
+
+    def be_wary(self, window_frames: int) -> None:
+        """The echo's delay is unknown again (a hiccup of the sound card: voicecheck.duplex): allow
+        for the device's voice as loud as the file anywhere in the last `window_frames`, and take
+        no sustained sound under it for the person — that rule trusts a canceller that has shown
+        it works (live, after a hiccup, the uncancelled echo ran on 4 frames over the residue learnt
+        before, and the device's own 「3番、ほぼ毎日」 was taken as the answer). `settle` ends it."""
+        if self._wary_saved is None:
+            self._wary_saved = (self.coupling_floor_db, self.sustained_frames)
+        self.coupling_floor_db, self.sustained_frames = WARY_COUPLING_FLOOR_DB, 0
+        self._sustained_run = 0
+        self.delay_frames = window_frames
+
+    def settle(self) -> None:
+        """The echo is lined up and cancelled again: back to the gate as it was set."""
+        if self._wary_saved is not None:
+            self.coupling_floor_db, self.sustained_frames = self._wary_saved
+            self._wary_saved = None
+
+    @property
+    def wary(self) -> bool:
+        return self._wary_saved is not None
 
     def playing(self, samples: np.ndarray, rate: int, at_frame: int) -> None:
         """The device starts playing `samples` now (the microphone's frame counter is at `at_frame`)."""
