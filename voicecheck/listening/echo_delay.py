@@ -70,8 +70,8 @@ class EchoDelay:
             return
         recent = heard[-self.window:]
         valid = ~np.isnan(recent)
-        # The played frames that can have reached the microphone within the window.
-        if np.sum(played[-self.window - self.max_frames:] > self.loud_db) < self.sounding:
+        # (All the played frames kept can have reached the microphone within the window.)
+        if np.sum(played > self.loud_db) < self.sounding:
             return  # the device has hardly spoken: nothing to line up
         # Row d: the played levels `d` frames before each heard one in the window.
         rows = np.lib.stride_tricks.sliding_window_view(played, self.window)[::-1][:, valid]
